@@ -1,0 +1,8 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("auth/register/", views.RegisterApi.as_view(), name="api-register"),
+    path("auth/token/", views.TokenApi.as_view(), name="api-token"),
+]

@@ -1,0 +1,109 @@
+"""Run the whole service in the foreground: web server, delivery worker, bot poller.
+
+Without TELEGRAM_BOT_TOKEN it also starts the simulated Telegram and points
+the others at it (demo mode). Written here rather than with a Procfile
+runner because demo mode decides at start which processes exist and what
+environment they share; it is only process start, wait and stop.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+DEMO_TOKEN = "100000:demo-token-for-the-simulated-telegram"
+
+
+def main() -> int:
+    env = dict(os.environ)
+    host = env.get("HOST", "127.0.0.1")
+    port = env.get("PORT", "8000")
+    python = sys.executable
+    processes: dict[str, subprocess.Popen] = {}
+
+    if not env.get("TELEGRAM_BOT_TOKEN"):
+        demo_port = env.get("DEMO_TELEGRAM_PORT", "8081")
+        processes["telegram (simulated)"] = subprocess.Popen(
+            [python, "-m", "fakegram", "--host", "127.0.0.1", "--port", demo_port]
+        )
+        env["TELEGRAM_BOT_TOKEN"] = DEMO_TOKEN
+        env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{demo_port}"
+        _wait_for_port("127.0.0.1", int(demo_port))
+        print(_demo_banner(host, port, demo_port), flush=True)
+
+    workers = env.get("WEB_WORKERS", "2")
+    processes["web"] = subprocess.Popen(
+        [
+            python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}",
+            "--workers", workers, "--threads", "4", "--access-logfile", "-",
+        ],
+        env=env,
+    )  # fmt: skip
+    processes["worker"] = subprocess.Popen([python, "manage.py", "run_huey"], env=env)
+    processes["bot"] = subprocess.Popen([python, "manage.py", "runbot"], env=env)
+    print(f"tg-relay is running at http://{host}:{port}/ (API docs at /docs/). Ctrl-C stops it.", flush=True)
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                print(f"{name} exited with status {process.returncode}; stopping the rest.", flush=True)
+                exit_code = process.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.5)
+
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return exit_code
+
+
+def _wait_for_port(host: str, port: int, timeout: float = 10) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the simulated Telegram did not start on port {port}")
+
+
+def _demo_banner(host: str, port: str, demo_port: str) -> str:
+    fake = f"http://127.0.0.1:{demo_port}"
+    return f"""
+============================================================================
+ DEMO MODE: no TELEGRAM_BOT_TOKEN is set, so tg-relay talks to its own
+ simulated Telegram at {fake}. Nothing reaches real Telegram.
+
+ Talk to the simulated bot as Telegram user 1001:
+   curl -s -X POST {fake}/_control/users/1001/messages \\
+        -H 'Content-Type: application/json' -d '{{"text": "/start <link code>"}}'
+ Read what the bot sent to that chat:
+   curl -s '{fake}/_control/sent?chat_id=1001'
+ The README walks through the whole flow.
+ Set TELEGRAM_BOT_TOKEN (from @BotFather) to use a real bot.
+============================================================================
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

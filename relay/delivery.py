@@ -1,0 +1,194 @@
+"""Sending queued messages to Telegram, one chat at a time, oldest first.
+
+A worker claims a chat with a conditional UPDATE (a lease), sends that
+chat's due messages in order, and records every outcome on the message row
+before moving on. What cannot be sent now gets a time to try again.
+"""
+
+import logging
+import random
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from relay.models import Message
+from relay.splitting import split_message
+from telegram import services as telegram_services
+from telegram.client import TelegramError, get_bot
+from telegram.models import Chat
+
+logger = logging.getLogger(__name__)
+
+
+def deliver_chat(chat_pk: int) -> datetime | None:
+    """Deliver what is due for one chat; returns when to look at it again, if ever.
+
+    Returns None when nothing is left to do here, or when another worker
+    holds the chat (it will see our messages before it lets go).
+    """
+    while True:
+        token = _claim(chat_pk)
+        if token is None:
+            return None
+        try:
+            retry_at = _deliver_claimed(chat_pk, token)
+        finally:
+            _release(chat_pk, token)
+        if retry_at is not None:
+            return retry_at
+        # A message accepted while we held the chat had its own dispatch
+        # turned away by our lease: look once more after letting go.
+        if not _has_due(chat_pk):
+            return None
+
+
+def dispatch_due() -> list[int]:
+    """Chats with due messages and no live lease: the sweep's work list."""
+    now = timezone.now()
+    # A message whose chat is gone was failed when it was unlinked; one that
+    # slipped in between is failed here rather than left queued forever.
+    Message.objects.filter(status=Message.Status.QUEUED, chat__isnull=True).update(
+        status=Message.Status.FAILED, error="Not delivered: the chat was unlinked.", updated_at=now
+    )
+    return list(
+        Chat.objects.filter(
+            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+            message__status=Message.Status.QUEUED,
+            message__next_attempt_at__lte=now,
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def _claim(chat_pk: int) -> str | None:
+    now = timezone.now()
+    token = secrets.token_hex(8)
+    claimed = Chat.objects.filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now), pk=chat_pk).update(
+        lease_token=token, lease_expires_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    )
+    return token if claimed == 1 else None
+
+
+def _renew(chat_pk: int, token: str) -> bool:
+    expires = timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    return Chat.objects.filter(pk=chat_pk, lease_token=token).update(lease_expires_at=expires) == 1
+
+
+def _release(chat_pk: int, token: str) -> None:
+    Chat.objects.filter(pk=chat_pk, lease_token=token).update(lease_token="", lease_expires_at=None)
+
+
+def _has_due(chat_pk: int) -> bool:
+    return Message.objects.filter(
+        chat_id=chat_pk, status=Message.Status.QUEUED, next_attempt_at__lte=timezone.now()
+    ).exists()
+
+
+def _deliver_claimed(chat_pk: int, token: str) -> datetime | None:
+    while _renew(chat_pk, token):
+        message = (
+            Message.objects.select_related("chat", "user")
+            .filter(chat_id=chat_pk, status=Message.Status.QUEUED)
+            .order_by("id")
+            .first()
+        )
+        if message is None:
+            return None
+        # Oldest first, always: a later message waits while an earlier one
+        # waits for its retry, so the chat sees them in accepted order.
+        if message.next_attempt_at > timezone.now():
+            return message.next_attempt_at
+        retry_at = _send(message)
+        if retry_at is not None:
+            return retry_at
+    return None
+
+
+def _send(message: Message) -> datetime | None:
+    """Send the remaining parts of one message; returns a retry time if it must wait."""
+    chat = message.chat
+    parts = split_message(message.user.name, message.text)
+    while message.parts_sent < len(parts):
+        try:
+            result = get_bot().send_message(chat.chat_id, parts[message.parts_sent])
+        except TelegramError as error:
+            return _handle_error(message, error)
+        message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
+        message.parts_sent += 1
+        message.updated_at = timezone.now()
+        if message.parts_sent == len(parts):
+            message.status = Message.Status.SENT
+            message.sent_at = message.updated_at
+            message.error = ""
+        message.save(update_fields=["telegram_message_ids", "parts_sent", "status", "sent_at", "error", "updated_at"])
+    logger.info("message %s sent in %s part(s) after %s failed attempt(s)", message.pk, len(parts), message.attempts)
+    return None
+
+
+def _handle_error(message: Message, error: TelegramError) -> datetime | None:
+    now = timezone.now()
+    if error.migrate_to_chat_id and error.migrate_to_chat_id != message.chat.chat_id:
+        logger.info("message %s: chat moved to a new id, resending", message.pk)
+        telegram_services.migrate_chat(chat=message.chat, new_chat_id=error.migrate_to_chat_id)
+        return None
+    if error.error_code == 429:
+        # Telegram pacing us: wait exactly as long as it says; not a failure.
+        wait = max(int(error.retry_after or 1), 1)
+        logger.info("message %s: Telegram asked to wait %s s", message.pk, wait)
+        return _retry_later(message, now + timedelta(seconds=wait), str(error), count_attempt=False)
+    if error.chat_unreachable:
+        logger.warning("message %s failed: chat unreachable (%s)", message.pk, error.description)
+        _fail_chat(message.chat, error.description)
+        return None
+    attempts = message.attempts + 1
+    if not error.is_transient:
+        logger.warning("message %s failed: %s", message.pk, error)
+        _fail(message, f"Telegram refused the message: {error.description}")
+        return None
+    if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        logger.warning("message %s failed after %s attempts: %s", message.pk, attempts, error)
+        _fail(message, f"Gave up after {attempts} attempts: {error}", attempts=attempts)
+        return None
+    retry_at = now + timedelta(seconds=backoff_seconds(attempts))
+    logger.info("message %s: attempt %s failed (%s), retrying at %s", message.pk, attempts, error, retry_at)
+    return _retry_later(message, retry_at, str(error), count_attempt=True)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter over its upper half."""
+    ceiling = min(settings.DELIVERY_BACKOFF_MAX_SECONDS, settings.DELIVERY_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _retry_later(message: Message, retry_at: datetime, error: str, *, count_attempt: bool) -> datetime:
+    message.next_attempt_at = retry_at
+    message.error = error[:500]
+    message.updated_at = timezone.now()
+    if count_attempt:
+        message.attempts += 1
+    message.save(update_fields=["next_attempt_at", "error", "attempts", "updated_at"])
+    return retry_at
+
+
+def _fail(message: Message, reason: str, *, attempts: int | None = None) -> None:
+    message.status = Message.Status.FAILED
+    message.error = reason[:500]
+    message.updated_at = timezone.now()
+    if attempts is not None:
+        message.attempts = attempts
+    message.save(update_fields=["status", "error", "attempts", "updated_at"])
+
+
+def _fail_chat(chat: Chat, description: str) -> None:
+    # The chat is gone for the bot: this message and every one queued
+    # behind it fail with the same reason, and no new one is accepted.
+    with transaction.atomic():
+        telegram_services.mark_unreachable(chat=chat, reason=description)
+        Message.objects.filter(chat=chat, status=Message.Status.QUEUED).update(
+            status=Message.Status.FAILED, error=f"Telegram: {description}"[:500], updated_at=timezone.now()
+        )

@@ -1,0 +1,52 @@
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from relay.models import Message
+from relay.tasks import deliver_chat_task
+from telegram.models import Chat
+
+logger = logging.getLogger(__name__)
+
+
+class ChatNotLinked(Exception):
+    """The account has no Telegram chat to deliver to."""
+
+
+class ChatUnreachable(Exception):
+    """Telegram said the account's chat cannot be reached; linking again clears it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def enqueue_message(*, user: User, text: str) -> Message:
+    """Store the message, then hand it to the delivery queue once committed.
+
+    The row is committed before anything is sent, and the periodic sweep
+    finds it even if the queue loses the task.
+    """
+    chat = Chat.objects.filter(user=user).first()
+    if chat is None:
+        raise ChatNotLinked
+    if chat.unreachable_reason:
+        raise ChatUnreachable(chat.unreachable_reason)
+    now = timezone.now()
+    with transaction.atomic():
+        message = Message.objects.create(
+            user=user, chat=chat, text=text, created_at=now, updated_at=now, next_attempt_at=now
+        )
+        transaction.on_commit(lambda: dispatch_chat(chat_pk=chat.pk))
+    return message
+
+
+def dispatch_chat(*, chat_pk: int) -> None:
+    """Ask a worker to deliver what is due for one chat."""
+    try:
+        deliver_chat_task(chat_pk)
+    except Exception:
+        # The message is already stored; the sweep will dispatch it.
+        logger.exception("could not enqueue delivery for chat %s; the sweep will retry", chat_pk)

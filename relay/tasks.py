@@ -1,0 +1,20 @@
+"""Queue entry points: thin wrappers that call the delivery module."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from relay import delivery
+
+
+@db_task()
+def deliver_chat_task(chat_pk: int) -> None:
+    retry_at = delivery.deliver_chat(chat_pk)
+    if retry_at is not None:
+        deliver_chat_task.schedule((chat_pk,), eta=retry_at)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep_task() -> None:
+    """Re-dispatch whatever is due, so a lost task or a killed worker loses nothing."""
+    for chat_pk in delivery.dispatch_due():
+        deliver_chat_task(chat_pk)

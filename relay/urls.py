@@ -1,0 +1,8 @@
+from django.urls import path
+
+from relay import views
+
+urlpatterns = [
+    path("messages/", views.MessageListApi.as_view(), name="api-messages"),
+    path("messages/<int:message_id>/", views.MessageDetailApi.as_view(), name="api-message"),
+]

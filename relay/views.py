@@ -1,0 +1,74 @@
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from relay import selectors, services
+from relay.serializers import AcceptedOutput, MessageInput, MessageOutput, SentCompatInput, SentCompatOutput
+
+ErrorOutput = inline_serializer("RelayError", {"detail": serializers.CharField(), "code": serializers.CharField()})
+
+
+def _accept(request, text: str) -> tuple[Response | None, object]:
+    try:
+        return None, services.enqueue_message(user=request.user, text=text)
+    except services.ChatNotLinked:
+        body = {
+            "detail": "No Telegram chat is linked to this account. Link one first: POST /api/v1/telegram/link/.",
+            "code": "chat_not_linked",
+        }
+    except services.ChatUnreachable as exc:
+        body = {
+            "detail": f"Telegram cannot reach the linked chat ({exc.reason}). Link the chat again to resume.",
+            "code": "chat_unreachable",
+        }
+    return Response(body, status=status.HTTP_409_CONFLICT), None
+
+
+class MessageListApi(APIView):
+    @extend_schema(
+        request=MessageInput,
+        responses={202: AcceptedOutput, 409: ErrorOutput},
+        tags=["messages"],
+        summary="Send a message to your Telegram chat",
+        description="Stored at once and delivered by the worker; follow `status` in the message list.",
+    )
+    def post(self, request):
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        error, message = _accept(request, data.validated_data["text"])
+        return error or Response(AcceptedOutput(message).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=MessageOutput(many=True), tags=["messages"], summary="Your messages, newest first")
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.messages_for_user(user=request.user), request, view=self)
+        return paginator.get_paginated_response(MessageOutput(page, many=True).data)
+
+
+class MessageDetailApi(APIView):
+    @extend_schema(responses=MessageOutput, tags=["messages"], summary="One of your messages")
+    def get(self, request, message_id: int):
+        message = selectors.message_for_user(user=request.user, message_id=message_id)
+        if message is None:
+            raise Http404
+        return Response(MessageOutput(message).data)
+
+
+class SentCompatApi(APIView):
+    """`/message/sent` of the original assignment."""
+
+    @extend_schema(
+        request=SentCompatInput, responses={202: SentCompatOutput, 409: ErrorOutput}, tags=["assignment routes"]
+    )
+    def post(self, request):
+        data = SentCompatInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        error, message = _accept(request, data.validated_data["content"])
+        return error or Response(SentCompatOutput(message).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=SentCompatOutput(many=True), tags=["assignment routes"])
+    def get(self, request):
+        return Response(SentCompatOutput(selectors.messages_for_user(user=request.user), many=True).data)

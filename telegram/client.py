@@ -1,0 +1,113 @@
+"""A small typed client for the Bot API methods tg-relay uses.
+
+httpx gives connection reuse and timeouts; this module only shapes calls and
+turns Bot API error bodies into exceptions that carry what delivery needs.
+The request URL contains the bot token, so nothing here logs or repeats it.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+
+@dataclass
+class TelegramError(Exception):
+    """An answer of `{"ok": false}`, or no usable answer at all."""
+
+    description: str
+    error_code: int | None = None
+    retry_after: int | None = None
+    migrate_to_chat_id: int | None = None
+    parameters: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.error_code or 'network'}: {self.description}"
+
+    @property
+    def is_transient(self) -> bool:
+        """Worth retrying as is: no answer, a server error, or our own misconfiguration."""
+        return self.error_code is None or self.error_code >= 500 or self.error_code in (401, 404)
+
+    @property
+    def chat_unreachable(self) -> bool:
+        """The chat itself is gone for the bot: blocked, deactivated, not found."""
+        return self.error_code == 403 or (self.error_code == 400 and "chat not found" in self.description.lower())
+
+
+class TelegramNetworkError(TelegramError):
+    """No answer: connection refused or dropped, or a timeout."""
+
+
+class BotClient:
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+        self._prefix = f"{base_url.rstrip('/')}/bot{token}/"
+        self._timeout = timeout
+        self._http = httpx.Client(timeout=timeout)
+
+    def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
+        try:
+            response = self._http.post(self._prefix + method, json=params or {}, timeout=timeout or self._timeout)
+        except httpx.TimeoutException:
+            raise TelegramNetworkError(f"{method}: timed out") from None
+        except httpx.TransportError as exc:
+            # The exception text can hold the URL; keep only its kind.
+            raise TelegramNetworkError(f"{method}: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise TelegramError(f"{method}: HTTP {response.status_code} without a Bot API body", response.status_code)
+        if body.get("ok") is True:
+            return body.get("result")
+        parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+        raise TelegramError(
+            description=str(body.get("description") or f"HTTP {response.status_code}"),
+            error_code=body.get("error_code") or response.status_code,
+            retry_after=parameters.get("retry_after"),
+            migrate_to_chat_id=parameters.get("migrate_to_chat_id"),
+            parameters=parameters,
+        )
+
+    def get_me(self) -> dict:
+        return self.call("getMe")
+
+    def send_message(self, chat_id: int, text: str) -> dict:
+        # No parse_mode: the text is shown exactly as the user sent it, so
+        # `<`, `&`, `*` and `_` need no escaping and can never break a send.
+        return self.call(
+            "sendMessage", {"chat_id": chat_id, "text": text, "link_preview_options": {"is_disabled": True}}
+        )
+
+    def get_updates(self, offset: int | None, timeout: int = 30) -> list[dict]:
+        params = {"timeout": timeout, "allowed_updates": ["message"]}
+        if offset is not None:
+            params["offset"] = offset
+        return self.call("getUpdates", params, timeout=timeout + self._timeout)
+
+    def set_webhook(self, url: str, secret_token: str) -> bool:
+        return self.call("setWebhook", {"url": url, "secret_token": secret_token, "allowed_updates": ["message"]})
+
+    def delete_webhook(self) -> bool:
+        return self.call("deleteWebhook")
+
+    def get_webhook_info(self) -> dict:
+        return self.call("getWebhookInfo")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+_clients: dict[tuple[str, str], BotClient] = {}
+
+
+def get_bot() -> BotClient:
+    """The shared client for the configured bot, reused across calls."""
+    key = (settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN)
+    if key not in _clients:
+        _clients[key] = BotClient(
+            settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL, settings.TELEGRAM_TIMEOUT_SECONDS
+        )
+    return _clients[key]

@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts.models import User
+from telegram.client import TelegramError, get_bot
+from telegram.models import Chat
+
+
+def chat_for_user(*, user: User) -> Chat | None:
+    return Chat.objects.filter(user=user).first()
+
+
+def bot_username() -> str | None:
+    """The bot's @username for deep links, from settings or a cached getMe."""
+    if settings.TELEGRAM_BOT_USERNAME:
+        return settings.TELEGRAM_BOT_USERNAME
+    key = f"telegram:bot-username:{settings.TELEGRAM_API_URL}"
+    username = cache.get(key)
+    if username is None:
+        try:
+            username = get_bot().get_me().get("username")
+        except TelegramError:
+            return None
+        cache.set(key, username, 3600)
+    return username
+
+
+def deep_link(code: str) -> str | None:
+    username = bot_username()
+    return f"https://t.me/{username}?start={code}" if username else None

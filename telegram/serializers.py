@@ -1,0 +1,28 @@
+from rest_framework import serializers
+
+from telegram.models import Chat
+
+
+class LinkCodeOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="Send it to the bot, or open `deep_link`.")
+    deep_link = serializers.URLField(allow_null=True, help_text="Opens the bot with `/start <code>`.")
+    expires_at = serializers.DateTimeField()
+
+
+class ChatOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Chat
+        fields = ["chat_id", "username", "first_name", "linked_at", "unreachable_reason"]
+
+
+class LinkStatusOutput(serializers.Serializer):
+    linked = serializers.BooleanField()
+    chat = ChatOutput(allow_null=True)
+
+
+class VerifyInput(serializers.Serializer):
+    code = serializers.CharField(max_length=64, help_text="The verification code the bot sent you.")
+
+
+class VerifyCompatInput(serializers.Serializer):
+    verification_code = serializers.CharField(max_length=64)

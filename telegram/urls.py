@@ -1,0 +1,8 @@
+from django.urls import path
+
+from telegram import views
+
+urlpatterns = [
+    path("telegram/link/", views.LinkApi.as_view(), name="api-telegram-link"),
+    path("telegram/verify/", views.VerifyApi.as_view(), name="api-telegram-verify"),
+]
