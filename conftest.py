@@ -1,13 +1,16 @@
 """Shared fixtures: the simulated Telegram over real HTTP, and two users, alice and bob."""
 
 import base64
+import itertools
+import re
 from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
-from fakegram.server import FakeTelegram
 from rest_framework.test import APIClient
+
+from fakegram.server import FakeTelegram
 
 ALICE_CHAT = 1001
 BOB_CHAT = 2002
@@ -92,3 +95,52 @@ def run_sweep() -> None:
     from relay.tasks import sweep_task
 
     sweep_task()
+
+
+# The bot's side: updates shaped exactly as Telegram sends them, and one turn of the poller.
+
+_update_ids = itertools.count(900_000_001)
+
+
+def text_update(
+    chat_id: int,
+    text: str,
+    *,
+    first_name: str = "Alice",
+    username: str | None = None,
+    language_code: str | None = "ru",
+    update_id: int | None = None,
+) -> dict:
+    """A private text message update, as the Bot API delivers it."""
+    sender = {"id": chat_id, "is_bot": False, "first_name": first_name}
+    chat = {"id": chat_id, "first_name": first_name, "type": "private"}
+    if username:
+        sender["username"] = chat["username"] = username
+    if language_code:
+        sender["language_code"] = language_code
+    message = {"message_id": 1, "from": sender, "chat": chat, "date": 1767225600, "text": text}
+    if text.startswith("/"):
+        command = text.split()[0]
+        message["entities"] = [{"offset": 0, "length": len(command.encode("utf-16-le")) // 2, "type": "bot_command"}]
+    return {"update_id": next(_update_ids) if update_id is None else update_id, "message": message}
+
+
+def poll_bot() -> int:
+    """What one turn of `manage.py runbot` does: fetch waiting updates, handle them, confirm them."""
+    from telegram.bot import handle_update
+    from telegram.client import get_bot
+
+    bot = get_bot()
+    updates = bot.get_updates(None, timeout=0)
+    for update in updates:
+        handle_update(update)
+    if updates:
+        bot.get_updates(updates[-1]["update_id"] + 1, timeout=0)
+    return len(updates)
+
+
+def verification_code_in(reply: str) -> str:
+    """The code in the bot's verification reply: the one line that holds nothing but a code."""
+    lines = [line for line in reply.splitlines() if re.fullmatch(r"[A-Za-z0-9_-]{4,64}", line)]
+    assert len(lines) == 1, f"expected one line with only a code in {reply!r}"
+    return lines[0]

@@ -1,11 +1,13 @@
-from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from rest_framework import serializers
 
 from accounts.models import User
 
 
 class RegisterInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    # ASCII only: SQLite compares case-insensitively only within ASCII, so a
+    # username like "Ölaf" could otherwise be registered again as "ölaf".
+    username = serializers.CharField(max_length=150, validators=[ASCIIUsernameValidator()])
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     password_repeat = serializers.CharField(
         max_length=128,

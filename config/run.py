@@ -36,7 +36,7 @@ def main() -> int:
     processes["web"] = subprocess.Popen(
         [
             python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}",
-            "--workers", workers, "--threads", "4", "--access-logfile", "-",
+            "--workers", workers, "--threads", "4", "--access-logfile", "-", "--no-control-socket",
         ],
         env=env,
     )  # fmt: skip

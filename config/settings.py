@@ -130,7 +130,15 @@ else:
         "name": "tgrelay",
         "filename": str(DATA_DIR / "queue.sqlite3"),
         "immediate": False,
-        "consumer": {"workers": envint("WORKER_THREADS", 4), "worker_type": "thread"},
+        # The SQLite queue is polled: poll often so a message waits
+        # milliseconds, not huey's default of up to ten seconds, when idle.
+        "consumer": {
+            "workers": envint("WORKER_THREADS", 4),
+            "worker_type": "thread",
+            "initial_delay": 0.05,
+            "backoff": 1.1,
+            "max_delay": 0.25,
+        },
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -219,5 +227,7 @@ LOGGING = {
         # the bot token.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # Configured here so run_huey adds no second handler of its own.
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

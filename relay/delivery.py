@@ -114,11 +114,15 @@ def _send(message: Message) -> datetime | None:
     chat = message.chat
     parts = split_message(message.user.name, message.text)
     while message.parts_sent < len(parts):
-        try:
-            result = get_bot().send_message(chat.chat_id, parts[message.parts_sent])
-        except TelegramError as error:
-            return _handle_error(message, error)
-        message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
+        part = parts[message.parts_sent]
+        # Telegram refuses a blank text ("message text is empty") and would
+        # show none: a part cut from a long blank run is passed over.
+        if part.strip():
+            try:
+                result = get_bot().send_message(chat.chat_id, part)
+            except TelegramError as error:
+                return _handle_error(message, error)
+            message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
         message.parts_sent += 1
         message.updated_at = timezone.now()
         if message.parts_sent == len(parts):
@@ -133,8 +137,10 @@ def _send(message: Message) -> datetime | None:
 def _handle_error(message: Message, error: TelegramError) -> datetime | None:
     now = timezone.now()
     if error.migrate_to_chat_id and error.migrate_to_chat_id != message.chat.chat_id:
-        logger.info("message %s: chat moved to a new id, resending", message.pk)
-        telegram_services.migrate_chat(chat=message.chat, new_chat_id=error.migrate_to_chat_id)
+        if telegram_services.migrate_chat(chat=message.chat, new_chat_id=error.migrate_to_chat_id):
+            logger.info("message %s: chat moved to a new id, resending", message.pk)
+            return None
+        _fail_chat(message.chat, "the chat moved to an id linked to another account")
         return None
     if error.error_code == 429:
         # Telegram pacing us: wait exactly as long as it says; not a failure.

@@ -10,10 +10,24 @@ def validate_text(value: str) -> str:
     return value
 
 
+class MessageTextField(serializers.CharField):
+    """A message text: a JSON string only (a plain CharField takes 42 for "42"), kept as sent."""
+
+    def __init__(self, **kwargs):
+        # Not allow_blank: a blank field skips the validators, so "" would get through.
+        kwargs.setdefault("error_messages", {"blank": "The message is empty."})
+        super().__init__(
+            max_length=settings.MESSAGE_MAX_LENGTH, trim_whitespace=False, validators=[validate_text], **kwargs
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class MessageInput(serializers.Serializer):
-    text = serializers.CharField(
-        max_length=settings.MESSAGE_MAX_LENGTH, trim_whitespace=False, allow_blank=True, validators=[validate_text]
-    )
+    text = MessageTextField()
 
 
 class MessageOutput(serializers.ModelSerializer):
@@ -29,9 +43,7 @@ class AcceptedOutput(serializers.ModelSerializer):
 
 
 class SentCompatInput(serializers.Serializer):
-    content = serializers.CharField(
-        max_length=settings.MESSAGE_MAX_LENGTH, trim_whitespace=False, allow_blank=True, validators=[validate_text]
-    )
+    content = MessageTextField()
 
 
 class SentCompatOutput(serializers.ModelSerializer):

@@ -21,17 +21,22 @@ def split_message(name: str, text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> lis
     anywhere between two code points; joined back, the parts are exactly the
     header followed by the text.
     """
-    full = format_header(name) + text
+    header = format_header(name)
+    full = header + text
     parts = []
+    # The header's own line break and spaces are no place to cut: the first
+    # part would be the header alone.
+    start = len(header)
     while utf16_len(full) > limit:
-        cut = _cut_point(full, limit)
+        cut = _cut_point(full, limit, start)
         parts.append(full[:cut])
         full = full[cut:]
+        start = 0
     parts.append(full)
     return parts
 
 
-def _cut_point(text: str, limit: int) -> int:
+def _cut_point(text: str, limit: int, start: int = 0) -> int:
     # The longest prefix within `limit` UTF-16 units.
     end, units = 0, 0
     for char in text:
@@ -42,7 +47,7 @@ def _cut_point(text: str, limit: int) -> int:
         end += 1
     window = text[:end]
     for separator in ("\n", " "):
-        position = window.rfind(separator)
+        position = window.rfind(separator, start)
         # Not at the very start, or the part would be empty.
         if position > 0:
             return position + 1

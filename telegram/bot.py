@@ -15,11 +15,15 @@ from telegram.texts import text
 logger = logging.getLogger(__name__)
 
 LINK_CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{40,64}$")
+# Update and chat ids are stored in 64-bit columns.
+ID_LIMIT = 2**63
 
 
 def handle_update(update: Any) -> None:
     """Act on one update; anything that is not a private text message is ignored."""
-    if not isinstance(update, dict) or not _first_time(update.get("update_id")):
+    if not isinstance(update, dict) or not _is_id(update.get("update_id"), low=0):
+        return
+    if not _first_time(update["update_id"]):
         return
     message = update.get("message")
     if not isinstance(message, dict):
@@ -27,7 +31,7 @@ def handle_update(update: Any) -> None:
     chat, sender, body = message.get("chat"), message.get("from"), message.get("text")
     if not (isinstance(chat, dict) and isinstance(sender, dict) and isinstance(body, str)):
         return
-    if chat.get("type") != "private" or not isinstance(chat.get("id"), int) or sender.get("is_bot"):
+    if chat.get("type") != "private" or not _is_id(chat.get("id")) or sender.get("is_bot"):
         return
     who = services.TelegramUser(
         chat_id=chat["id"],
@@ -70,15 +74,18 @@ def _link(who: services.TelegramUser, code: str) -> str:
     return text(who.language_code, "linked", name=chat.user.name, username=chat.user.username)
 
 
-def _first_time(update_id: Any) -> bool:
-    if not isinstance(update_id, int):
-        return True
+def _first_time(update_id: int) -> bool:
     try:
         with transaction.atomic():
             ProcessedUpdate.objects.create(update_id=update_id)
     except IntegrityError:
         return False
     return True
+
+
+def _is_id(value: Any, *, low: int = -ID_LIMIT) -> bool:
+    """An integer as Telegram sends ids, and small enough for the columns that store it."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value < ID_LIMIT
 
 
 def _string(value: Any) -> str:

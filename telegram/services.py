@@ -146,7 +146,10 @@ def mark_unreachable(*, chat: Chat, reason: str) -> None:
     Chat.objects.filter(pk=chat.pk).update(unreachable_reason=reason[:255])
 
 
-def migrate_chat(*, chat: Chat, new_chat_id: int) -> None:
-    """Follow Telegram's move of a group to a supergroup."""
+def migrate_chat(*, chat: Chat, new_chat_id: int) -> bool:
+    """Follow Telegram's move of a group to a supergroup; False if another account holds the new id."""
+    if Chat.objects.filter(chat_id=new_chat_id).exclude(pk=chat.pk).exists():
+        return False
     Chat.objects.filter(pk=chat.pk).update(chat_id=new_chat_id)
     chat.chat_id = new_chat_id
+    return True

@@ -101,7 +101,7 @@ def webhook(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"detail": "Wrong or missing secret token."}, status=403)
     try:
         update = json.loads(request.body)
-    except ValueError:
+    except (ValueError, RecursionError):
         # Telegram redelivers on anything but 2xx; a body it sent that we
         # cannot read will not improve with redelivery.
         return JsonResponse({"ok": True})
