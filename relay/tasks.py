@@ -1,7 +1,7 @@
 """Queue entry points: thin wrappers that call the delivery module."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from relay import delivery
 
@@ -18,3 +18,9 @@ def sweep_task() -> None:
     """Re-dispatch whatever is due, so a lost task or a killed worker loses nothing."""
     for chat_pk in delivery.dispatch_due():
         deliver_chat_task(chat_pk)
+
+
+@on_startup()
+def sweep_on_start() -> None:
+    # A worker that starts after a crash picks up at once, not at the next minute.
+    sweep_task()
