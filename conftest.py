@@ -84,10 +84,14 @@ def bob_api(bob) -> APIClient:
 
 
 def make_due() -> None:
-    """Bring every waiting retry to now: the test stands in for the clock."""
+    """Bring every waiting retry and pause to now: the test stands in for the clock."""
     from relay.models import Message
+    from relay.pacing import BOT_PAUSE_KEY
+    from telegram.models import Chat
 
     Message.objects.filter(status=Message.Status.QUEUED).update(next_attempt_at=timezone.now())
+    Chat.objects.update(paused_until=None, last_sent_at=None)
+    cache.delete(BOT_PAUSE_KEY)
 
 
 def run_sweep() -> None:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 DEMO_TOKEN = "100000:demo-token-for-the-simulated-telegram"
 
@@ -21,6 +22,7 @@ def main() -> int:
     port = env.get("PORT", "8000")
     python = sys.executable
     processes: dict[str, subprocess.Popen] = {}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(_empty_metrics_dir(env))
 
     if not env.get("TELEGRAM_BOT_TOKEN"):
         demo_port = env.get("DEMO_TELEGRAM_PORT", "8081")
@@ -72,6 +74,21 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             process.kill()
     return exit_code
+
+
+def _empty_metrics_dir(env: dict[str, str]) -> Path:
+    """The directory the processes count metrics in (as config/settings.py finds it), emptied.
+
+    prometheus_client's multiprocess mode wants it empty at start: files of a
+    previous run would add their counts to this one's.
+    """
+    data_dir = Path(env.get("DATA_DIR", Path(__file__).resolve().parent.parent / "var")).resolve()
+    path = Path(env.get("PROMETHEUS_MULTIPROC_DIR", data_dir / "metrics")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    # Only prometheus_client's own files, whatever else the directory holds.
+    for file in path.glob("*.db"):
+        file.unlink(missing_ok=True)
+    return path
 
 
 def _wait_for_port(host: str, port: int, timeout: float = 10) -> None:

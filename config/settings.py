@@ -28,6 +28,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
+# Prometheus metrics are counted by several processes (gunicorn workers,
+# the delivery worker) into files in this directory, and merged when
+# /metrics is scraped. prometheus_client chooses that mode when it is first
+# imported, from the environment, so it is set here, before any app loads.
+PROMETHEUS_MULTIPROC_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", DATA_DIR / "metrics")).resolve()
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+
 
 def _secret_key() -> str:
     # A fresh install gets a random key kept beside the database, so no
@@ -61,6 +69,7 @@ INSTALLED_APPS = [
     "accounts",
     "telegram",
     "relay",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -214,13 +223,29 @@ DELIVERY_MAX_ATTEMPTS = envint("DELIVERY_MAX_ATTEMPTS", 12)
 DELIVERY_BACKOFF_BASE_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "2"))
 DELIVERY_BACKOFF_MAX_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_MAX_SECONDS", "600"))
 DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", 60)
+# Telegram allows about 30 messages a second per bot and 1 a second per chat.
+DELIVERY_GLOBAL_RATE = envint("DELIVERY_GLOBAL_RATE", 25)
+DELIVERY_CHAT_INTERVAL_SECONDS = float(os.environ.get("DELIVERY_CHAT_INTERVAL_SECONDS", "1"))
+# Messages one account may submit per minute; the API answers 429 beyond it.
+MESSAGES_PER_MINUTE = envint("MESSAGES_PER_MINUTE", 60)
+IDEMPOTENCY_KEY_HOURS = 24
 MESSAGE_MAX_LENGTH = 32768
+# Sent messages older than this are deleted daily; 0 keeps them forever.
+MESSAGE_RETENTION_DAYS = envint("MESSAGE_RETENTION_DAYS", 0)
+
+# Operations: /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# How long /readyz trusts its last answer from the Bot API.
+READYZ_TELEGRAM_CACHE_SECONDS = 30
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_bot_token": {"()": "config.logging.RedactBotToken"}},
+    "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact_bot_token"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # httpx logs every request URL at INFO, and every Bot API URL holds

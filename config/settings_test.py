@@ -1,5 +1,11 @@
 """Settings for the test suite: fast hashing, the queue run in-process."""
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 from config.settings import *  # noqa: F403
 from config.settings import HUEY
 
@@ -12,3 +18,11 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "verify": "1000/min"},
 }
+# Pacing has tests of its own; elsewhere a chat may receive back to back.
+DELIVERY_CHAT_INTERVAL_SECONDS = 0
+DELIVERY_GLOBAL_RATE = 1000
+MESSAGES_PER_MINUTE = 10_000
+# This run's metrics files, away from DATA_DIR, where a running `make run` would serve them.
+PROMETHEUS_MULTIPROC_DIR = Path(tempfile.mkdtemp(prefix="tgrelay-test-metrics-"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+atexit.register(shutil.rmtree, PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)

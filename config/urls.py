@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("telegram.urls")),
     path("api/v1/", include("relay.urls")),
     path("telegram/webhook/", telegram_views.webhook, name="telegram-webhook"),
+    path("", include("ops.urls")),
     # The original assignment's routes, kept verbatim for existing clients.
     path("", include("accounts.compat_urls")),
     path("", include("telegram.compat_urls")),

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ops import metrics
+from relay import pacing
 from relay.models import Message
 from relay.splitting import split_message
 from telegram import services as telegram_services
@@ -22,6 +24,9 @@ from telegram.client import TelegramError, get_bot
 from telegram.models import Chat
 
 logger = logging.getLogger(__name__)
+
+# How many sends one chat may make in one turn when nothing spaces them.
+SENDS_PER_TURN = 10
 
 
 def deliver_chat(chat_pk: int) -> datetime | None:
@@ -51,9 +56,10 @@ def dispatch_due() -> list[int]:
     now = timezone.now()
     # A message whose chat is gone was failed when it was unlinked; one that
     # slipped in between is failed here rather than left queued forever.
-    Message.objects.filter(status=Message.Status.QUEUED, chat__isnull=True).update(
+    orphans = Message.objects.filter(status=Message.Status.QUEUED, chat__isnull=True).update(
         status=Message.Status.FAILED, error="Not delivered: the chat was unlinked.", updated_at=now
     )
+    metrics.messages_failed(orphans)
     return list(
         Chat.objects.filter(
             Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
@@ -90,6 +96,7 @@ def _has_due(chat_pk: int) -> bool:
 
 
 def _deliver_claimed(chat_pk: int, token: str) -> datetime | None:
+    sends = 0
     while _renew(chat_pk, token):
         message = (
             Message.objects.select_related("chat", "user")
@@ -103,34 +110,50 @@ def _deliver_claimed(chat_pk: int, token: str) -> datetime | None:
         # waits for its retry, so the chat sees them in accepted order.
         if message.next_attempt_at > timezone.now():
             return message.next_attempt_at
-        retry_at = _send(message)
+        wait_until = pacing.chat_ready_at(message.chat) or pacing.bot_paused_until()
+        if wait_until is not None:
+            return wait_until
+        if sends >= SENDS_PER_TURN:
+            # Back of the queue: every other chat with due messages gets a
+            # turn before this one sends again.
+            return timezone.now()
+        if not pacing.acquire_send_slot():
+            return timezone.now() + timedelta(seconds=1)
+        retry_at = _send_next_part(message)
+        sends += 1
         if retry_at is not None:
             return retry_at
     return None
 
 
-def _send(message: Message) -> datetime | None:
-    """Send the remaining parts of one message; returns a retry time if it must wait."""
+def _send_next_part(message: Message) -> datetime | None:
+    """Send the next part of one message; returns a retry time if it must wait."""
     chat = message.chat
     parts = split_message(message.user.name, message.text)
-    while message.parts_sent < len(parts):
-        part = parts[message.parts_sent]
-        # Telegram refuses a blank text ("message text is empty") and would
-        # show none: a part cut from a long blank run is passed over.
-        if part.strip():
-            try:
-                result = get_bot().send_message(chat.chat_id, part)
-            except TelegramError as error:
-                return _handle_error(message, error)
-            message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
-        message.parts_sent += 1
-        message.updated_at = timezone.now()
-        if message.parts_sent == len(parts):
-            message.status = Message.Status.SENT
-            message.sent_at = message.updated_at
-            message.error = ""
-        message.save(update_fields=["telegram_message_ids", "parts_sent", "status", "sent_at", "error", "updated_at"])
-    logger.info("message %s sent in %s part(s) after %s failed attempt(s)", message.pk, len(parts), message.attempts)
+    part = parts[message.parts_sent]
+    # Telegram refuses a blank text ("message text is empty") and would show
+    # none: a part cut from a long blank run is passed over.
+    if part.strip():
+        try:
+            result = get_bot().send_message(chat.chat_id, part)
+        except TelegramError as error:
+            return _handle_error(message, error)
+        pacing.record_sent(chat)
+        message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
+    message.parts_sent += 1
+    message.updated_at = timezone.now()
+    if message.parts_sent == len(parts):
+        message.status = Message.Status.SENT
+        message.sent_at = message.updated_at
+        message.error = ""
+    message.save(update_fields=["telegram_message_ids", "parts_sent", "status", "sent_at", "error", "updated_at"])
+    if message.status == Message.Status.SENT:
+        metrics.message_sent((message.sent_at - message.created_at).total_seconds())
+        logger.info(
+            "message %s sent in %s part(s) after %s failed attempt(s)",
+            message.pk, len(parts), message.attempts,
+            extra={"message_id": message.pk, "chat": chat.chat_id, "outcome": "sent", "parts": len(parts)},
+        )  # fmt: skip
     return None
 
 
@@ -138,30 +161,53 @@ def _handle_error(message: Message, error: TelegramError) -> datetime | None:
     now = timezone.now()
     if error.migrate_to_chat_id and error.migrate_to_chat_id != message.chat.chat_id:
         if telegram_services.migrate_chat(chat=message.chat, new_chat_id=error.migrate_to_chat_id):
-            logger.info("message %s: chat moved to a new id, resending", message.pk)
+            logger.info(
+                "message %s: chat moved to a new id, resending", message.pk,
+                extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "migrated"},
+            )  # fmt: skip
             return None
         _fail_chat(message.chat, "the chat moved to an id linked to another account")
         return None
     if error.error_code == 429:
         # Telegram pacing us: wait exactly as long as it says; not a failure.
-        wait = max(int(error.retry_after or 1), 1)
-        logger.info("message %s: Telegram asked to wait %s s", message.pk, wait)
-        return _retry_later(message, now + timedelta(seconds=wait), str(error), count_attempt=False)
+        until = now + timedelta(seconds=max(int(error.retry_after or 1), 1))
+        pacing.pause_chat(message.chat, until)
+        if pacing.is_global_flood(message.chat):
+            pacing.pause_bot(until)
+        metrics.telegram_rate_limited()
+        logger.info(
+            "message %s: Telegram asked to wait until %s", message.pk, until,
+            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "rate_limited"},
+        )  # fmt: skip
+        return _retry_later(message, until, str(error), count_attempt=False)
     if error.chat_unreachable:
-        logger.warning("message %s failed: chat unreachable (%s)", message.pk, error.description)
+        logger.warning(
+            "message %s failed: chat unreachable (%s)", message.pk, error.description,
+            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "chat_unreachable"},
+        )  # fmt: skip
         _fail_chat(message.chat, error.description)
         return None
     attempts = message.attempts + 1
     if not error.is_transient:
-        logger.warning("message %s failed: %s", message.pk, error)
+        logger.warning(
+            "message %s failed: %s", message.pk, error,
+            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "refused"},
+        )  # fmt: skip
         _fail(message, f"Telegram refused the message: {error.description}")
         return None
     if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-        logger.warning("message %s failed after %s attempts: %s", message.pk, attempts, error)
+        logger.warning(
+            "message %s failed after %s attempts: %s", message.pk, attempts, error,
+            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "gave_up"},
+        )  # fmt: skip
         _fail(message, f"Gave up after {attempts} attempts: {error}", attempts=attempts)
         return None
     retry_at = now + timedelta(seconds=backoff_seconds(attempts))
-    logger.info("message %s: attempt %s failed (%s), retrying at %s", message.pk, attempts, error, retry_at)
+    metrics.send_retried()
+    logger.info(
+        "message %s: attempt %s failed (%s), retrying at %s", message.pk, attempts, error, retry_at,
+        extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "retry"},
+    )  # fmt: skip
     return _retry_later(message, retry_at, str(error), count_attempt=True)
 
 
@@ -188,6 +234,7 @@ def _fail(message: Message, reason: str, *, attempts: int | None = None) -> None
     if attempts is not None:
         message.attempts = attempts
     message.save(update_fields=["status", "error", "attempts", "updated_at"])
+    metrics.message_failed()
 
 
 def _fail_chat(chat: Chat, description: str) -> None:
@@ -195,6 +242,7 @@ def _fail_chat(chat: Chat, description: str) -> None:
     # behind it fail with the same reason, and no new one is accepted.
     with transaction.atomic():
         telegram_services.mark_unreachable(chat=chat, reason=description)
-        Message.objects.filter(chat=chat, status=Message.Status.QUEUED).update(
+        failed = Message.objects.filter(chat=chat, status=Message.Status.QUEUED).update(
             status=Message.Status.FAILED, error=f"Telegram: {description}"[:500], updated_at=timezone.now()
         )
+    metrics.messages_failed(failed)

@@ -28,10 +28,20 @@ class Message(models.Model):
     telegram_message_ids = models.JSONField(default=list, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # The client's Idempotency-Key: a retried request returns this message.
+    idempotency_key = models.CharField(max_length=255, blank=True)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="relay_message_idempotency_key_unique",
+            ),
+        ]
         indexes = [
             models.Index(fields=["user", "-id"]),
+            models.Index(fields=["user", "created_at"]),
             models.Index(fields=["chat", "status", "id"]),
             models.Index(fields=["status", "next_attempt_at"]),
         ]

@@ -1,4 +1,8 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from relay.models import Message
@@ -11,3 +15,12 @@ def messages_for_user(*, user: User) -> QuerySet[Message]:
 
 def message_for_user(*, user: User, message_id: int) -> Message | None:
     return Message.objects.filter(user=user, pk=message_id).first()
+
+
+def idempotency_cutoff() -> datetime:
+    return timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+
+
+def message_for_idempotency_key(*, user: User, key: str) -> Message | None:
+    """The message an earlier request with this key created, within the key's lifetime."""
+    return Message.objects.filter(user=user, idempotency_key=key, created_at__gte=idempotency_cutoff()).first()

@@ -1,9 +1,11 @@
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from ops import metrics
+from relay import selectors
 from relay.models import Message
 from relay.tasks import deliver_chat_task
 from telegram.models import Chat
@@ -23,23 +25,45 @@ class ChatUnreachable(Exception):
         self.reason = reason
 
 
-def enqueue_message(*, user: User, text: str) -> Message:
+def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Message:
     """Store the message, then hand it to the delivery queue once committed.
 
     The row is committed before anything is sent, and the periodic sweep
-    finds it even if the queue loses the task.
+    finds it even if the queue loses the task. With an idempotency key
+    already used in the last day, the first message is returned instead.
     """
+    if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
+        return earlier
     chat = Chat.objects.filter(user=user).first()
     if chat is None:
         raise ChatNotLinked
     if chat.unreachable_reason:
         raise ChatUnreachable(chat.unreachable_reason)
     now = timezone.now()
-    with transaction.atomic():
-        message = Message.objects.create(
-            user=user, chat=chat, text=text, created_at=now, updated_at=now, next_attempt_at=now
-        )
-        transaction.on_commit(lambda: dispatch_chat(chat_pk=chat.pk))
+    try:
+        with transaction.atomic():
+            if idempotency_key:
+                # A key older than its day may be used again.
+                Message.objects.filter(
+                    user=user, idempotency_key=idempotency_key, created_at__lt=selectors.idempotency_cutoff()
+                ).update(idempotency_key="")
+            message = Message.objects.create(
+                user=user,
+                chat=chat,
+                text=text,
+                created_at=now,
+                updated_at=now,
+                next_attempt_at=now,
+                idempotency_key=idempotency_key,
+            )
+            transaction.on_commit(lambda: dispatch_chat(chat_pk=chat.pk))
+            transaction.on_commit(metrics.message_accepted)
+    except IntegrityError:
+        # The same key in two concurrent requests: the first one stored wins.
+        earlier = selectors.message_for_idempotency_key(user=user, key=idempotency_key)
+        if earlier is None:
+            raise
+        return earlier
     return message
 
 

@@ -1,19 +1,24 @@
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from relay import selectors, services
+from relay.models import Message
 from relay.serializers import AcceptedOutput, MessageInput, MessageOutput, SentCompatInput, SentCompatOutput
+from relay.throttling import MessageQuotaThrottle
 
 ErrorOutput = inline_serializer("RelayError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
 
-def _accept(request, text: str) -> tuple[Response | None, object]:
+def _accept(request, text: str) -> Response | Message:
+    key = request.headers.get("Idempotency-Key", "")
+    if len(key) > 255 or not key.isprintable() or not key.isascii():
+        raise serializers.ValidationError({"Idempotency-Key": ["At most 255 printable ASCII characters."]})
     try:
-        return None, services.enqueue_message(user=request.user, text=text)
+        return services.enqueue_message(user=request.user, text=text, idempotency_key=key)
     except services.ChatNotLinked:
         body = {
             "detail": "No Telegram chat is linked to this account. Link one first: POST /api/v1/telegram/link/.",
@@ -24,22 +29,40 @@ def _accept(request, text: str) -> tuple[Response | None, object]:
             "detail": f"Telegram cannot reach the linked chat ({exc.reason}). Link the chat again to resume.",
             "code": "chat_unreachable",
         }
-    return Response(body, status=status.HTTP_409_CONFLICT), None
+    return Response(body, status=status.HTTP_409_CONFLICT)
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Repeat a request with the same key within 24 hours to get the first message back, "
+    "without sending anything again.",
+)
+QUOTA_DESCRIPTION = (
+    "Stored at once and delivered by the worker; follow `status` in the message list. "
+    "Each account may submit a limited number of messages a minute (429 with `Retry-After` beyond it)."
+)
 
 
 class MessageListApi(APIView):
+    throttle_classes = [MessageQuotaThrottle]
+
     @extend_schema(
         request=MessageInput,
-        responses={202: AcceptedOutput, 409: ErrorOutput},
+        responses={202: AcceptedOutput, 409: ErrorOutput, 429: ErrorOutput},
         tags=["messages"],
         summary="Send a message to your Telegram chat",
-        description="Stored at once and delivered by the worker; follow `status` in the message list.",
+        description=QUOTA_DESCRIPTION,
+        parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request):
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
-        error, message = _accept(request, data.validated_data["text"])
-        return error or Response(AcceptedOutput(message).data, status=status.HTTP_202_ACCEPTED)
+        accepted = _accept(request, data.validated_data["text"])
+        if isinstance(accepted, Response):
+            return accepted
+        return Response(AcceptedOutput(accepted).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=MessageOutput(many=True), tags=["messages"], summary="Your messages, newest first")
     def get(self, request):
@@ -60,14 +83,22 @@ class MessageDetailApi(APIView):
 class SentCompatApi(APIView):
     """`/message/sent` of the original assignment."""
 
+    throttle_classes = [MessageQuotaThrottle]
+
     @extend_schema(
-        request=SentCompatInput, responses={202: SentCompatOutput, 409: ErrorOutput}, tags=["assignment routes"]
+        request=SentCompatInput,
+        responses={202: SentCompatOutput, 409: ErrorOutput, 429: ErrorOutput},
+        tags=["assignment routes"],
+        description=QUOTA_DESCRIPTION,
+        parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request):
         data = SentCompatInput(data=request.data)
         data.is_valid(raise_exception=True)
-        error, message = _accept(request, data.validated_data["content"])
-        return error or Response(SentCompatOutput(message).data, status=status.HTTP_202_ACCEPTED)
+        accepted = _accept(request, data.validated_data["content"])
+        if isinstance(accepted, Response):
+            return accepted
+        return Response(SentCompatOutput(accepted).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=SentCompatOutput(many=True), tags=["assignment routes"])
     def get(self, request):

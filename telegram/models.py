@@ -20,6 +20,10 @@ class Chat(models.Model):
     # message at a time, in order; an expired lease is free again.
     lease_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Pacing: when Telegram last accepted a message for this chat, and until
+    # when it asked us (429) to leave the chat alone.
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"chat {self.chat_id} of {self.user_id}"

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from ops import metrics
 from relay.models import Message
 from telegram import codes
 from telegram.models import Chat, LinkCode
@@ -136,9 +137,10 @@ def unlink_chat_id(*, chat_id: int) -> User | None:
 def _delete_chat(chat: Chat, *, reason: str) -> None:
     # Messages still waiting for this chat must never reach whoever holds
     # the chat next, so they fail now, with the reason.
-    Message.objects.filter(chat=chat, status=Message.Status.QUEUED).update(
+    failed = Message.objects.filter(chat=chat, status=Message.Status.QUEUED).update(
         status=Message.Status.FAILED, error=f"Not delivered: {reason}.", updated_at=timezone.now()
     )
+    metrics.messages_failed(failed)
     chat.delete()
 
 
