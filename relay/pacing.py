@@ -6,6 +6,7 @@ machine draws from the same budget. A bot-wide pause after a global flood
 answer is shared the same way, through Django's cache.
 """
 
+import math
 from datetime import UTC, datetime, timedelta
 from functools import cache as memoize
 
@@ -23,7 +24,11 @@ GLOBAL_FLOOD_WINDOW_SECONDS = 2
 
 @memoize
 def _limiter() -> Limiter:
-    rates = [Rate(settings.DELIVERY_GLOBAL_RATE, Duration.SECOND)]
+    # The second also divided in tenths: sends spread over the second
+    # rather than leaving in one burst, so delays on the way cannot crowd
+    # two bursts into one of Telegram's one-second windows.
+    per_tenth = max(math.ceil(settings.DELIVERY_GLOBAL_RATE / 10), 1)
+    rates = [Rate(per_tenth, 100), Rate(settings.DELIVERY_GLOBAL_RATE, Duration.SECOND)]
     if settings.REDIS_URL:
         import redis
 
