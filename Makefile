@@ -13,7 +13,7 @@ BOOTSTRAP_PYTHON := $(shell \
 		fi; \
 	done)
 
-.PHONY: run test lint migrate clean
+.PHONY: run test bench lint migrate messages clean
 
 $(BIN)/python:
 	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "Python 3.12 or newer is needed (see .python-version)"; exit 1; }
@@ -40,9 +40,23 @@ test: $(VENV)/.dev
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(BIN)/pytest
 
+# Measure the production layout and rewrite the tables in docs/benchmarks.md (about
+# ten minutes; not part of `make test`). Needs wrk, installed from Debian if missing,
+# and PostgreSQL and Redis on 127.0.0.1 for the second half (BENCH_BACKENDS=sqlite skips it).
+bench: $(VENV)/.runtime
+	@command -v wrk >/dev/null || { $$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
+		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m bench.run --backends "$${BENCH_BACKENDS:-sqlite,postgres}"
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Refresh the cabinet's Russian catalogue after changing its texts, then translate and compile it
+# (needs gettext); both the .po and the compiled .mo are committed, so nothing else needs gettext.
+messages: $(VENV)/.runtime
+	cd cabinet && ../$(BIN)/python ../manage.py makemessages -l ru --no-obsolete --no-location
+	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:
 	rm -rf $(VENV)

@@ -22,3 +22,15 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class ApiTokenLabel(models.Model):
+    """What knox's AuthToken does not record: a name its owner gave it, and when it was last used."""
+
+    token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE, primary_key=True, related_name="label")
+    name = models.CharField(max_length=100, blank=True)
+    # Recorded at most once a minute per token, so use costs no write per request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name or "API token"

@@ -4,19 +4,28 @@ from rest_framework import serializers
 from accounts.models import User
 
 
+class StringField(serializers.CharField):
+    """A JSON string only: a plain CharField takes 42 for "42", and 1e999 for "inf"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RegisterInput(serializers.Serializer):
     # ASCII only: SQLite compares case-insensitively only within ASCII, so a
     # username like "Ölaf" could otherwise be registered again as "ölaf".
-    username = serializers.CharField(max_length=150, validators=[ASCIIUsernameValidator()])
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    password_repeat = serializers.CharField(
+    username = StringField(max_length=150, validators=[ASCIIUsernameValidator()])
+    password = StringField(max_length=128, write_only=True, trim_whitespace=False)
+    password_repeat = StringField(
         max_length=128,
         write_only=True,
         required=False,
         trim_whitespace=False,
         help_text="If given, must equal `password`.",
     )
-    name = serializers.CharField(max_length=150, help_text="How the bot addresses you.")
+    name = StringField(max_length=150, help_text="How the bot addresses you.")
 
     def validate(self, attrs: dict) -> dict:
         repeat = attrs.pop("password_repeat", None)
@@ -26,9 +35,7 @@ class RegisterInput(serializers.Serializer):
 
 
 class SignupInput(RegisterInput):
-    name = serializers.CharField(
-        max_length=150, required=False, allow_blank=True, help_text="Defaults to the username."
-    )
+    name = StringField(max_length=150, required=False, allow_blank=True, help_text="Defaults to the username.")
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -38,8 +45,8 @@ class UserOutput(serializers.ModelSerializer):
 
 
 class LoginInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = StringField(max_length=150)
+    password = StringField(max_length=128, trim_whitespace=False)
 
 
 class TokenOutput(serializers.Serializer):

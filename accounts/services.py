@@ -1,11 +1,18 @@
+from datetime import timedelta
+
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from knox.models import AuthToken
 
-from accounts.models import User
+from accounts.models import ApiTokenLabel, User
+
+# How precisely a token's last use is known: one write per token per this period at most.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def register_user(*, username: str, password: str, name: str = "") -> User:
@@ -44,3 +51,56 @@ def issue_token(*, user: User) -> tuple[AuthToken, str]:
 
 def revoke_token(*, token: AuthToken) -> None:
     token.delete()
+
+
+def issue_named_token(*, user: User, name: str) -> tuple[AuthToken, str]:
+    """A new API token with a name to tell it apart; the plain value exists only in the return value."""
+    with transaction.atomic():
+        token, plain = issue_token(user=user)
+        ApiTokenLabel.objects.create(token=token, name=name.strip())
+    return token, plain
+
+
+def revoke_user_token(*, user: User, digest: str) -> bool:
+    """Revoke one of the account's own tokens; False if it has none by that digest."""
+    deleted, _ = AuthToken.objects.filter(user=user, digest=digest).delete()
+    return deleted > 0
+
+
+def revoke_all_tokens(*, user: User) -> int:
+    """Revoke every API token of the account; returns how many there were."""
+    return AuthToken.objects.filter(user=user).delete()[1].get(AuthToken._meta.label, 0)
+
+
+def record_token_use(*, token: AuthToken) -> None:
+    """Note that the token was just used, writing at most once per TOKEN_USE_RESOLUTION per token."""
+    if not cache.add(f"token-used:{token.digest[:40]}", True, TOKEN_USE_RESOLUTION.total_seconds()):
+        return
+    now = timezone.now()
+    if ApiTokenLabel.objects.filter(token=token).update(last_used_at=now):
+        return
+    # A token issued by logging in through the API has no label yet.
+    try:
+        with transaction.atomic():
+            ApiTokenLabel.objects.create(token=token, last_used_at=now)
+    except IntegrityError:
+        # Created meanwhile by a concurrent request, or the token was revoked: either way nothing to add.
+        pass
+
+
+def change_name(*, user: User, name: str) -> None:
+    user.name = name.strip() or user.username
+    user.save(update_fields=["name"])
+
+
+def change_password(*, user: User, password: str, revoke_tokens: bool = False) -> int:
+    """Set a new (already validated) password; with revoke_tokens, revoke every API token too.
+
+    Django ties each session to the password hash, so sessions elsewhere end
+    with the change; the caller keeps its own with update_session_auth_hash.
+    Returns the number of tokens revoked.
+    """
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return revoke_all_tokens(user=user) if revoke_tokens else 0

@@ -1,17 +1,18 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts import throttling as login_throttle
 from accounts.serializers import LoginInput, RegisterInput, SignupInput, TokenOutput, UserOutput
+from config.schema import Error as ErrorOutput
 
 INVALID_LOGIN = {"detail": "Invalid username or password."}
-ErrorOutput = inline_serializer("Error", {"detail": serializers.CharField()})
 
 
 def _register(request, input_class) -> Response:
@@ -27,9 +28,15 @@ def _register(request, input_class) -> Response:
 def _log_in(request) -> Response | tuple[AuthToken, str]:
     data = LoginInput(data=request.data)
     data.is_valid(raise_exception=True)
+    username, address = data.validated_data["username"], login_throttle.client_address(request)
+    # Asked before the password is hashed: a refused guess costs nothing.
+    if (wait := login_throttle.check_login_allowed(username, address)) is not None:
+        raise exceptions.Throttled(wait, detail="Too many failed logins.")
     issued = services.log_in(request=request._request, **data.validated_data)
     if issued is None:
+        login_throttle.record_login_failure(username, address)
         return Response(INVALID_LOGIN, status=status.HTTP_401_UNAUTHORIZED)
+    login_throttle.record_login_success(username, address)
     return issued
 
 

@@ -31,20 +31,15 @@ def main() -> int:
         )
         env["TELEGRAM_BOT_TOKEN"] = DEMO_TOKEN
         env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{demo_port}"
+        env["TELEGRAM_DEMO"] = "1"
         _wait_for_port("127.0.0.1", int(demo_port))
         print(_demo_banner(host, port, demo_port), flush=True)
 
-    workers = env.get("WEB_WORKERS", "2")
-    processes["web"] = subprocess.Popen(
-        [
-            python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}",
-            "--workers", workers, "--threads", "4", "--access-logfile", "-", "--no-control-socket",
-        ],
-        env=env,
-    )  # fmt: skip
+    processes["web"] = subprocess.Popen(web_command(python, host, port, env.get("WEB_WORKERS", "2")), env=env)
     processes["worker"] = subprocess.Popen([python, "manage.py", "run_huey"], env=env)
     processes["bot"] = subprocess.Popen([python, "manage.py", "runbot"], env=env)
-    print(f"tg-relay is running at http://{host}:{port}/ (API docs at /docs/). Ctrl-C stops it.", flush=True)
+    url = f"http://{host}:{port}/"
+    print(f"tg-relay is running at {url}: the cabinet at {url}cabinet/, API docs at /docs/. Ctrl-C stops.", flush=True)
 
     stopping = False
 
@@ -74,6 +69,14 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             process.kill()
     return exit_code
+
+
+def web_command(python: str, host: str, port: str, workers: str) -> list[str]:
+    """The web server as `make run` starts it; `make bench` measures the same command."""
+    return [
+        python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}",
+        "--workers", workers, "--threads", "4", "--access-logfile", "-", "--no-control-socket",
+    ]  # fmt: skip
 
 
 def _empty_metrics_dir(env: dict[str, str]) -> Path:
@@ -110,6 +113,9 @@ def _demo_banner(host: str, port: str, demo_port: str) -> str:
 ============================================================================
  DEMO MODE: no TELEGRAM_BOT_TOKEN is set, so tg-relay talks to its own
  simulated Telegram at {fake}. Nothing reaches real Telegram.
+
+ Open http://{host}:{port}/cabinet/ in a browser: sign up, and the cabinet
+ shows a simulated chat with the bot, to link it and watch messages arrive.
 
  Talk to the simulated bot as Telegram user 1001:
    curl -s -X POST {fake}/_control/users/1001/messages \\

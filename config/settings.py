@@ -70,18 +70,27 @@ INSTALLED_APPS = [
     "telegram",
     "relay",
     "ops",
+    "cabinet",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions (it reads the language the switcher stored), before
+    # CommonMiddleware; the cabinet's pages only, the API keeps its language.
+    "cabinet.middleware.CabinetLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The largest request body: the longest message (32,768 characters) fits in
+# any JSON encoding, even as \uXXXX escapes of emoji (12 bytes a character).
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MAX_REQUEST_BYTES", 512 * 1024)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -97,6 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cabinet.context_processors.demo",
             ],
         },
     },
@@ -158,9 +168,27 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The cabinet speaks both; the browser's language chooses, the switcher overrides.
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# The cabinet: server-rendered pages for people, under /cabinet/.
+LOGIN_URL = "cabinet:login"
+# Failed cabinet logins allowed per username and per client address, and failed
+# verification codes per account, in a window; beyond them the cabinet answers 429.
+CABINET_LOGIN_FAILURES_PER_USERNAME = 5
+CABINET_LOGIN_FAILURES_PER_ADDRESS = 20
+CABINET_VERIFY_FAILURES = 10
+CABINET_FAILURE_WINDOW_SECONDS = 300
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+# Cookies marked Secure are sent over HTTPS only, so they are only marked when
+# the service is reached over HTTPS (HTTPS=1, e.g. behind a TLS proxy): `make run`
+# serves plain http://127.0.0.1:8000/, where a Secure cookie would never come back.
+HTTPS = envbool("HTTPS", "0")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS and not DEBUG
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
@@ -176,8 +204,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser", "rest_framework.parsers.FormParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {
@@ -193,6 +221,11 @@ REST_KNOX = {
 }
 # How long a verified HTTP Basic credential is trusted without a PBKDF2 check.
 BASIC_AUTH_CACHE_SECONDS = envint("BASIC_AUTH_CACHE_SECONDS", 300)
+# Failed logins (token endpoint, /users/login, HTTP Basic) allowed per username
+# and per client address within the window; beyond them logins answer 429.
+LOGIN_FAILURES_PER_USERNAME = envint("LOGIN_FAILURES_PER_USERNAME", 5)
+LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_FAILURE_WINDOW_SECONDS = envint("LOGIN_FAILURE_WINDOW_SECONDS", 300)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "tg-relay API",
@@ -215,6 +248,9 @@ TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org"
 TELEGRAM_BOT_USERNAME = os.environ.get("TELEGRAM_BOT_USERNAME", "")
 TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
 TELEGRAM_TIMEOUT_SECONDS = float(os.environ.get("TELEGRAM_TIMEOUT_SECONDS", "10"))
+# Set by `make run` when it starts the simulated Telegram: the cabinet then shows
+# a simulated chat with the bot, driven through the simulator's control API.
+TELEGRAM_DEMO = envbool("TELEGRAM_DEMO", "0")
 LINK_CODE_TTL = timedelta(minutes=envint("LINK_CODE_TTL_MINUTES", 15))
 VERIFICATION_CODE_TTL = timedelta(minutes=envint("VERIFICATION_CODE_TTL_MINUTES", 10))
 

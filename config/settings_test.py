@@ -14,6 +14,7 @@ HUEY = {**HUEY, "immediate": True}
 TELEGRAM_BOT_TOKEN = "123456:TEST-TOKEN-never-logged"
 TELEGRAM_BOT_USERNAME = ""
 TELEGRAM_WEBHOOK_SECRET = "test-webhook-secret"
+TELEGRAM_DEMO = False
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"login": "1000/min", "verify": "1000/min"},

@@ -24,3 +24,8 @@ def idempotency_cutoff() -> datetime:
 def message_for_idempotency_key(*, user: User, key: str) -> Message | None:
     """The message an earlier request with this key created, within the key's lifetime."""
     return Message.objects.filter(user=user, idempotency_key=key, created_at__gte=idempotency_cutoff()).first()
+
+
+def messages_with_ids(*, user: User, ids: list[int]) -> QuerySet[Message]:
+    """Those of the given messages that belong to the account, newest first."""
+    return messages_for_user(user=user).filter(pk__in=ids)

@@ -47,10 +47,11 @@ QUOTA_DESCRIPTION = (
 
 class MessageListApi(APIView):
     throttle_classes = [MessageQuotaThrottle]
+    pagination_class = PageNumberPagination
 
     @extend_schema(
         request=MessageInput,
-        responses={202: AcceptedOutput, 409: ErrorOutput, 429: ErrorOutput},
+        responses={202: AcceptedOutput, 409: ErrorOutput},
         tags=["messages"],
         summary="Send a message to your Telegram chat",
         description=QUOTA_DESCRIPTION,
@@ -66,7 +67,7 @@ class MessageListApi(APIView):
 
     @extend_schema(responses=MessageOutput(many=True), tags=["messages"], summary="Your messages, newest first")
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.messages_for_user(user=request.user), request, view=self)
         return paginator.get_paginated_response(MessageOutput(page, many=True).data)
 
@@ -87,7 +88,7 @@ class SentCompatApi(APIView):
 
     @extend_schema(
         request=SentCompatInput,
-        responses={202: SentCompatOutput, 409: ErrorOutput, 429: ErrorOutput},
+        responses={202: SentCompatOutput, 409: ErrorOutput},
         tags=["assignment routes"],
         description=QUOTA_DESCRIPTION,
         parameters=[IDEMPOTENCY_HEADER],

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from telegram import services
 from telegram.client import TelegramError, get_bot
-from telegram.models import ProcessedUpdate
+from telegram.models import Chat, ProcessedUpdate
 from telegram.texts import text
 
 logger = logging.getLogger(__name__)
@@ -20,30 +20,43 @@ ID_LIMIT = 2**63
 
 
 def handle_update(update: Any) -> None:
-    """Act on one update; anything that is not a private text message is ignored."""
+    """Act on one update; anything that is not a private text message is ignored.
+
+    The update is recorded as handled in the same transaction as what it
+    changes: one that fails half way is handled in full when Telegram
+    redelivers it, and one that was handled is not handled again.
+    """
     if not isinstance(update, dict) or not _is_id(update.get("update_id"), low=0):
         return
-    if not _first_time(update["update_id"]):
-        return
+    with transaction.atomic():
+        if not _first_time(update["update_id"]):
+            return
+        answer = _answer(update)
+    if answer is not None:
+        chat_id, reply = answer
+        try:
+            get_bot().send_message(chat_id, reply)
+        except TelegramError as error:
+            logger.warning("could not answer chat %s: %s", chat_id, error)
+
+
+def _answer(update: dict) -> tuple[int, str] | None:
+    """Act on a private text message; returns the chat and the bot's reply."""
     message = update.get("message")
     if not isinstance(message, dict):
-        return
+        return None
     chat, sender, body = message.get("chat"), message.get("from"), message.get("text")
     if not (isinstance(chat, dict) and isinstance(sender, dict) and isinstance(body, str)):
-        return
+        return None
     if chat.get("type") != "private" or not _is_id(chat.get("id")) or sender.get("is_bot"):
-        return
+        return None
     who = services.TelegramUser(
         chat_id=chat["id"],
-        username=_string(sender.get("username")),
-        first_name=_string(sender.get("first_name")),
-        language_code=_string(sender.get("language_code")),
+        username=_string(sender.get("username"), Chat._meta.get_field("username").max_length),
+        first_name=_string(sender.get("first_name"), Chat._meta.get_field("first_name").max_length),
+        language_code=_string(sender.get("language_code"), Chat._meta.get_field("language_code").max_length),
     )
-    reply = _respond(who, body.strip())
-    try:
-        get_bot().send_message(who.chat_id, reply)
-    except TelegramError as error:
-        logger.warning("could not answer chat %s: %s", who.chat_id, error)
+    return who.chat_id, _respond(who, _string(body).strip())
 
 
 def _respond(who: services.TelegramUser, body: str) -> str:
@@ -88,5 +101,8 @@ def _is_id(value: Any, *, low: int = -ID_LIMIT) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value < ID_LIMIT
 
 
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+def _string(value: Any, limit: int | None = None) -> str:
+    """Text as the database stores it: no NUL, no lone surrogate (JSON allows both), within `limit`."""
+    if not isinstance(value, str):
+        return ""
+    return value.encode("utf-8", "ignore").decode("utf-8").replace("\x00", "")[:limit]

@@ -43,6 +43,8 @@ class TelegramNetworkError(TelegramError):
 class BotClient:
     def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
         self._prefix = f"{base_url.rstrip('/')}/bot{token}/"
+        # What of the token an answer might quote: all of it, or its secret part.
+        self._secrets = [part for part in (token, token.partition(":")[2]) if len(part) >= 8]
         self._timeout = timeout
         self._http = httpx.Client(timeout=timeout)
 
@@ -64,12 +66,19 @@ class BotClient:
             return body.get("result")
         parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
         raise TelegramError(
-            description=str(body.get("description") or f"HTTP {response.status_code}"),
+            description=self._without_token(str(body.get("description") or f"HTTP {response.status_code}")),
             error_code=body.get("error_code") or response.status_code,
             retry_after=parameters.get("retry_after"),
             migrate_to_chat_id=parameters.get("migrate_to_chat_id"),
             parameters=parameters,
         )
+
+    def _without_token(self, text: str) -> str:
+        # A server that is not the Bot API may quote the request URL in its error;
+        # the description is stored on messages and shown by the API.
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
     def get_me(self) -> dict:
         return self.call("getMe")

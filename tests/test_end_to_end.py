@@ -5,57 +5,26 @@ separate processes, exactly as `python -m config.run` starts them; the test
 is a client of the API and of the simulated Telegram's control API.
 """
 
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-HEADER = "{name}, я получил от тебя сообщение:\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check, timeout: float = 30, what: str = "condition"):
-    """Poll `check` until it returns something truthy; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")
+from tests.processes import HEADER, ROOT, SimulatedTelegram, free_port, service_env, wait_until
 
 
 class Service:
     def __init__(self, tmp_path: Path) -> None:
         self.port, self.tg_port = free_port(), free_port()
         self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
-        self.tg = httpx.Client(base_url=f"http://127.0.0.1:{self.tg_port}", timeout=70)
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TELEGRAM_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))
-        }
-        self.env.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DATA_DIR=str(tmp_path / "data"),
-            PORT=str(self.port),
-            DEMO_TELEGRAM_PORT=str(self.tg_port),
-            WEB_WORKERS="1",
-            PYTHONUNBUFFERED="1",
+        self.telegram = SimulatedTelegram(self.tg_port)
+        self.env = service_env(
+            tmp_path / "data", PORT=str(self.port), DEMO_TELEGRAM_PORT=str(self.tg_port), WEB_WORKERS="1"
         )
         self.log = tmp_path / "service.log"
 
@@ -88,14 +57,10 @@ class Service:
                 self.process.kill()
 
     def say(self, user_id: int, text: str, language_code: str = "ru") -> None:
-        body = {"text": text, "first_name": "Tester", "language_code": language_code}
-        self.tg.post(f"/_control/users/{user_id}/messages", json=body).raise_for_status()
+        self.telegram.say(user_id, text, language_code)
 
     def bot_replies(self, chat_id: int, count: int) -> list[str]:
-        response = self.tg.get("/_control/wait_sent", params={"count": count, "timeout": 30, "chat_id": chat_id})
-        messages = response.json()["messages"]
-        assert len(messages) >= count, f"expected {count} messages in chat {chat_id}, got {messages}"
-        return [message["text"] for message in messages]
+        return self.telegram.bot_replies(chat_id, count)
 
 
 @pytest.fixture

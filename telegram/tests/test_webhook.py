@@ -4,9 +4,11 @@ import json
 import time
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from conftest import ALICE_CHAT, text_update, verification_code_in
+from telegram import services
 from telegram.client import get_bot
 from telegram.models import Chat
 
@@ -100,7 +102,7 @@ def test_only_post_is_allowed(tg, method):
         b'{"update_id": 12, "callback_query": {"id": "1", "data": "x"}}',
         b'{"update_id": 13, "message": {"chat": {"id": -5, "type": "group"}, "from": {"id": 1}, "text": "hi"}}',
         b"[" * 100_000,
-        b'{"update_id": ' * 50_000,
+        b'{"update_id": ' * 30_000,  # deep, yet within the request size limit
         b'{"update_id": 99999999999999999999999, "message": {"chat": {"id": 1001, "type": "private"}, '
         b'"from": {"id": 1001, "is_bot": false, "first_name": "A"}, "text": "hi"}}',
     ],
@@ -189,3 +191,28 @@ def test_pushes_with_the_wrong_secret_are_refused(tg, webhook_to):
 
     assert deliveries_of(tg, update_id)[0]["status"] == 403
     assert tg.sent() == []
+
+
+def test_an_update_that_failed_half_way_is_handled_when_redelivered(tg, monkeypatch):
+    # Recorded as handled only together with what it changed, so Telegram's redelivery
+    # after our 500 is not mistaken for a duplicate.
+    issue = services.issue_verification_code
+    calls = []
+
+    def fails_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return issue(**kwargs)
+
+    monkeypatch.setattr(services, "issue_verification_code", fails_once)
+    update = text_update(ALICE_CHAT, "hello")
+
+    assert post(update, client=Client(raise_request_exception=False)).status_code == 500
+    assert tg.sent() == []
+    assert post(update).status_code == 200
+
+    [reply] = tg.sent(chat_id=ALICE_CHAT)
+    verification_code_in(reply["text"])
+    assert post(update).status_code == 200
+    assert len(tg.sent(chat_id=ALICE_CHAT)) == 1

@@ -1,0 +1,691 @@
+"""Benchmarks of the production layout, run by `make bench`; they are measurements, not tests.
+
+For each backend (the embedded default, then PostgreSQL + Redis) this starts
+what `make run` starts, on a fresh database: the simulated Telegram (every
+sendMessage answered after a set round trip), gunicorn as config/run.py runs
+it and one `run_huey` worker. Then:
+
+- ingest: wrk POSTs messages with Bearer tokens at several concurrencies, at a
+  paced rate, with HTTP Basic (once cached) and on `POST /message/sent`;
+- delivery: on a second fresh stack with the simulated Telegram enforcing its
+  limits, accept-to-sent latency at a rate well under the global one, then
+  2,000 messages over 200 chats as fast as the worker may send them;
+- memory: the peak RSS (VmHWM) of the web workers and of the delivery worker.
+
+The results replace the generated part of docs/benchmarks.md.
+
+    python -m bench.run [--backends sqlite,postgres] [--duration 10] [--no-write]
+"""
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config.run import web_command  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+LUA = ROOT / "bench" / "post.lua"
+PASSWORD = "benchmark passphrase 1"
+TOKEN = "424242:benchmark-token-not-secret"
+WRK_THREADS = 2
+
+# The goals this machine is held to.
+GOAL_ACCEPTED_PER_SECOND = 600
+GOAL_PACED_RATE = GOAL_ACCEPTED_PER_SECOND // 2
+GOAL_PACED_P99_MS = 50
+GOAL_BASIC_RATIO = 1.5
+GOAL_DELIVERY_SHARE = 0.95
+GOAL_LATENCY_BEYOND_RTT_MS = 100
+
+ROUND_TRIP_SECONDS = 0.05
+TELEGRAM_LIMITS = {"per_chat_per_second": 1, "global_per_second": 30}
+INGEST_ACCOUNTS = 200
+BASIC_ACCOUNTS = 8
+DELIVERY_CHATS = 200
+DELIVERY_MESSAGES = 2000
+UNSATURATED_MESSAGES = 200
+UNSATURATED_RATE = 10
+
+SEED = """
+import json
+from django.contrib.auth.hashers import make_password
+from accounts.models import User
+from accounts.services import issue_token
+from telegram.models import Chat
+users = User.objects.bulk_create(
+    [User(username=f"bench{n}", name=f"Bench {n}", password="!") for n in range(%(accounts)d)]
+)
+Chat.objects.bulk_create([Chat(user=user, chat_id=700000 + n) for n, user in enumerate(users)])
+# One real PBKDF2 hash, shared: Basic is measured once cached, and seeding
+# stays seconds instead of a hash per account.
+User.objects.filter(pk__in=[user.pk for user in users[:%(basic)d]]).update(password=make_password(%(password)r))
+print(json.dumps({"tokens": [issue_token(user=user)[1] for user in users],
+                  "basic": [user.username for user in users[:%(basic)d]]}))
+"""
+
+MESSAGES = """
+import json
+from relay.models import Message
+rows = Message.objects.filter(pk__gt=%(after)d).order_by("pk").values_list("pk", "status", "created_at", "sent_at")
+print(json.dumps([[pk, status, created.timestamp(), sent.timestamp() if sent else None]
+                  for pk, status, created, sent in rows]))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each wrk run")
+    parser.add_argument("--phases", default="ingest,delivery", help="comma-separated: ingest, delivery")
+    parser.add_argument("--no-write", action="store_true", help="print the results, leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    # Stopped from outside: still stop the processes and drop the databases.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    phases = args.phases.split(",")
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (make bench installs it: apt-get install -y wrk)")
+
+    started = time.monotonic()
+    report = {"machine": machine(), "versions": versions(), "date": datetime.now(UTC), "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="tgrelay-bench-") as scratch:
+        for backend in args.backends.split(","):
+            log(f"== {backend}")
+            run = report["runs"][backend] = {}
+            if "ingest" in phases:
+                run["ingest"] = run_ingest(backend, Path(scratch) / f"{backend}-ingest", args.duration)
+            if "delivery" in phases:
+                run["delivery"] = run_delivery(backend, Path(scratch) / f"{backend}-delivery")
+    report["seconds"] = time.monotonic() - started
+    if sorted(phases) != ["delivery", "ingest"]:
+        # A partial run prints its figures and never replaces the published tables.
+        print(json.dumps(report["runs"], indent=1, default=str))
+        return 0
+    text = render(report)
+    print(text)
+    if not args.no_write:
+        write_doc(text)
+        log(f"wrote {DOC.relative_to(ROOT)}")
+    return 0
+
+
+def log(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+# -- the stack ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def backend_env(backend: str, workdir: Path) -> Iterator[dict[str, str]]:
+    """The environment that selects a backend, on a database made for this run and dropped after it."""
+    if backend == "sqlite":
+        yield {}
+        return
+    if backend != "postgres":
+        raise SystemExit(f"unknown backend {backend!r}")
+    import psycopg
+    import redis
+
+    host, user = os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("PGUSER", "postgres")
+    name = f"tgrelay_bench_{os.getpid()}_{workdir.name.replace('-', '_')}"
+    redis_db = int(os.environ.get("BENCH_REDIS_DB", "13"))
+    redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    admin = psycopg.connect(host=host, user=user, dbname="postgres", autocommit=True)
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    redis.Redis.from_url(redis_url).flushdb()
+    try:
+        yield {"DATABASE_URL": f"postgres://{user}@{host}:5432/{name}", "REDIS_URL": redis_url}
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+        redis.Redis.from_url(redis_url).flushdb()
+
+
+class Stack:
+    """What `make run` starts, with a bot token and the simulated Telegram on free ports."""
+
+    def __init__(self, workdir: Path, backend_vars: dict[str, str], *, accounts: int, limits: dict | None) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True)
+        self.tg_port, self.port = free_port(), free_port()
+        self.limits = limits
+        self.accounts = accounts
+        inherited = ("TELEGRAM_", "DJANGO_", "PROMETHEUS_", "DATABASE_URL", "REDIS_URL", "DATA_DIR")
+        self.env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
+        self.env.update(
+            DJANGO_SETTINGS_MODULE="config.settings",
+            DATA_DIR=str(workdir / "data"),
+            PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"),
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=f"http://127.0.0.1:{self.tg_port}",
+            TELEGRAM_BOT_USERNAME="tgrelay_bench_bot",
+            # The per-account quota (60 a minute) would refuse most of the load.
+            MESSAGES_PER_MINUTE="1000000",
+            QUEUE_NAME=f"bench-{self.port}",
+            **backend_vars,
+        )
+        self.web_workers = int(self.env.get("WEB_WORKERS", "2"))
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, str] = {}
+
+    def __enter__(self) -> "Stack":
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        self.commands[name] = " ".join(command).replace(sys.executable, "python")
+        log_file = (self.workdir / f"{name}.log").open("w")
+        self.processes[name] = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def _start(self) -> None:
+        python = sys.executable
+        self._spawn("telegram", [python, "-m", "fakegram", "--port", str(self.tg_port)])
+        self.control = httpx.Client(base_url=f"http://127.0.0.1:{self.tg_port}", timeout=70, trust_env=False)
+        wait_for(lambda: answers(self.control, "/_control/requests"), "the simulated Telegram")
+        # Every sendMessage takes the round trip; Telegram's limits when asked for.
+        slow = {"kind": "slow", "delay": ROUND_TRIP_SECONDS, "times": -1}
+        self.control.post("/_control/faults", json=slow).raise_for_status()
+        if self.limits:
+            self.control.post("/_control/limits", json=self.limits).raise_for_status()
+
+        subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        seeded = self.manage(SEED % {"accounts": self.accounts, "basic": BASIC_ACCOUNTS, "password": PASSWORD})
+        self.bearer = self.workdir / "bearer.txt"
+        self.bearer.write_text("".join(f"Bearer {token}\n" for token in seeded["tokens"]))
+        self.basic = self.workdir / "basic.txt"
+        self.basic.write_text(
+            "".join(f"Basic {base64.b64encode(f'{name}:{PASSWORD}'.encode()).decode()}\n" for name in seeded["basic"])
+        )
+
+        self._spawn("web", web_command(python, "127.0.0.1", str(self.port), str(self.web_workers)))
+        self._spawn("worker", [python, "manage.py", "run_huey"])
+        self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30, trust_env=False)
+        wait_for(lambda: answers(self.api, "/healthz"), "the web server")
+
+    def manage(self, script: str):
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def messages(self, after: int = 0) -> list[list]:
+        return self.manage(MESSAGES % {"after": after})
+
+    def peak_rss_mib(self) -> dict[str, float]:
+        """VmHWM of the busiest web worker and of the delivery worker, in MiB."""
+        workers = children(self.processes["web"].pid)
+        return {
+            "web": max((vm_hwm(pid) for pid in workers), default=0.0),
+            "worker": vm_hwm(self.processes["worker"].pid),
+        }
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def answers(client: httpx.Client, path: str) -> bool:
+    try:
+        return client.get(path).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def wait_for(check, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def vm_hwm(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# -- wrk ----------------------------------------------------------------------------
+
+
+def wrk(stack: Stack, *, credentials: Path, path: str, field: str, connections: int, duration: float,
+        delay_ms: float = 0, quota: int = 0) -> dict:  # fmt: skip
+    """One wrk run; returns its counts, rates and latencies."""
+    command = [
+        "wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{int(duration)}s", "--timeout", "10s", "--latency",
+        "-s", str(LUA.relative_to(ROOT)), f"http://127.0.0.1:{stack.port}", "--",
+        str(credentials), str(WRK_THREADS), path, field, f"{delay_ms:.1f}", str(quota),
+    ]  # fmt: skip
+    before = cpu_snapshot(stack)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    cpu = cpu_used(before, cpu_snapshot(stack))
+    line = next(line for line in done.stdout.splitlines() if line.startswith("BENCH-RESULT "))
+    result = json.loads(line.removeprefix("BENCH-RESULT "))
+    seconds = result["duration_us"] / 1e6
+    accepted = result["statuses"].get("202", 0)
+    posts = sum(result["statuses"].values())
+    socket_errors = sum(v for k, v in result["errors"].items() if k != "status")
+    shown = [part.replace(str(credentials), credentials.name) for part in command]
+    return {
+        "command": " ".join(shown).replace(f"127.0.0.1:{stack.port}", "127.0.0.1:$PORT"),
+        "connections": connections,
+        "requests_per_second": result["requests"] / seconds,
+        "accepted_per_second": accepted / seconds,
+        "accepted": accepted,
+        "errors": posts - accepted + socket_errors,
+        "statuses": result["statuses"],
+        "p50_ms": result["latency_us"]["p50"] / 1000,
+        "p99_ms": result["latency_us"]["p99"] / 1000,
+        "mean_ms": result["latency_us"]["mean"] / 1000,
+        "web_cpu_ms": cpu["web"] * 1000 / max(result["requests"], 1),
+        "others_cpu": cpu["others"],
+    }
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far: the machine's (busy, all), the web workers', the other stack processes', wrk's."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    web = children(stack.processes["web"].pid)
+    rest = [process.pid for name, process in stack.processes.items()]
+    return {
+        "busy": (sum(fields[:8]) - idle) / tick,
+        "all": sum(fields[:8]) / tick,
+        "web": sum(process_cpu(pid) for pid in web),
+        "stack": sum(process_cpu(pid) for pid in rest),
+        "wrk": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
+    }
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The web workers' CPU seconds, and the share of the machine other processes took meanwhile."""
+    delta = {key: after[key] - before[key] for key in before}
+    ours = delta["web"] + delta["stack"] + delta["wrk"]
+    return {"web": delta["web"], "others": max(delta["busy"] - ours, 0) / max(delta["all"], 1e-9)}
+
+
+def process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def warm_basic(stack: Stack) -> None:
+    """Verify each Basic credential in every web worker, so what follows is the cached path."""
+    headers = stack.basic.read_text().split()
+    headers = [f"{a} {b}" for a, b in zip(headers[::2], headers[1::2], strict=True)]
+    fast_in_a_row, deadline = 0, time.monotonic() + 120
+    # A new connection each time, so the requests spread over the workers.
+    while fast_in_a_row < len(headers) * stack.web_workers * 4 and time.monotonic() < deadline:
+        for header in headers:
+            started = time.perf_counter()
+            response = stack.api.get("/api/v1/telegram/link/", headers={"Authorization": header, "Connection": "close"})
+            response.raise_for_status()
+            fast_in_a_row = fast_in_a_row + 1 if time.perf_counter() - started < 0.1 else 0
+
+
+# -- ingest -------------------------------------------------------------------------
+
+INGEST_RUNS = [
+    # (label, credentials, path, field, connections)
+    ("Bearer", "bearer", "/api/v1/messages/", "text", 4),
+    ("Bearer", "bearer", "/api/v1/messages/", "text", 16),
+    ("Bearer", "bearer", "/api/v1/messages/", "text", 64),
+    ("Basic (cached)", "basic", "/api/v1/messages/", "text", 16),
+    ("Basic (cached)", "basic", "/api/v1/messages/", "text", 64),
+    ("Bearer", "bearer", "/message/sent", "content", 16),
+    ("Basic (cached)", "basic", "/message/sent", "content", 16),
+]
+PACED_CONNECTIONS = 16
+
+
+def run_ingest(backend: str, workdir: Path, duration: int) -> dict:
+    with (
+        backend_env(backend, workdir) as backend_vars,
+        Stack(workdir, backend_vars, accounts=INGEST_ACCOUNTS, limits=None) as stack,
+    ):
+        log(f"ingest stack up: {stack.web_workers} gunicorn workers")
+        # Warm-up: connections, imports, first queries in every worker.
+        wrk(stack, credentials=stack.bearer, path="/api/v1/messages/", field="text", connections=16, duration=3)
+        warm_basic(stack)
+        runs = []
+        for label, credentials, path, field, connections in INGEST_RUNS:
+            file = stack.bearer if credentials == "bearer" else stack.basic
+            result = wrk(stack, credentials=file, path=path, field=field, connections=connections, duration=duration)
+            result.update(auth=label, path=path)
+            log(f"{label} {path} c={connections}: {result['accepted_per_second']:.0f} accepted/s, "
+                f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, errors {result['errors']}, "
+                f"web CPU {result['web_cpu_ms']:.2f} ms/request, others {result['others_cpu']:.0%}")  # fmt: skip
+            runs.append(result)
+        paced = run_paced(stack, duration)
+        memory = stack.peak_rss_mib()
+        return {"runs": runs, "paced": paced, "memory": memory, "commands": dict(stack.commands),
+                "web_workers": stack.web_workers}  # fmt: skip
+
+
+def run_paced(stack: Stack, duration: int) -> dict:
+    """Bearer at about GOAL_PACED_RATE requests a second: each connection waits between requests."""
+    period_ms = PACED_CONNECTIONS * 1000 / GOAL_PACED_RATE
+    common = {"credentials": stack.bearer, "path": "/api/v1/messages/", "field": "text"}
+    trial = wrk(stack, **common, connections=PACED_CONNECTIONS, duration=4, delay_ms=period_ms)
+    # Each connection's cycle is its wait plus the answer's time: take the latter off the wait.
+    answer_ms = PACED_CONNECTIONS * 1000 / max(trial["requests_per_second"], 1) - period_ms
+    delay_ms = max(period_ms - answer_ms, 0)
+    result = wrk(stack, **common, connections=PACED_CONNECTIONS, duration=duration + 5, delay_ms=delay_ms)
+    result.update(target=GOAL_PACED_RATE)
+    log(f"paced ~{GOAL_PACED_RATE}/s: {result['accepted_per_second']:.0f} accepted/s, "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms")  # fmt: skip
+    return result
+
+
+# -- delivery -----------------------------------------------------------------------
+
+
+def run_delivery(backend: str, workdir: Path) -> dict:
+    with (
+        backend_env(backend, workdir) as backend_vars,
+        Stack(workdir, backend_vars, accounts=DELIVERY_CHATS, limits=TELEGRAM_LIMITS) as stack,
+    ):
+        rate = int(stack.env.get("DELIVERY_GLOBAL_RATE", "25"))
+        log(f"delivery stack up: DELIVERY_GLOBAL_RATE={rate}")
+        common = {"credentials": stack.bearer, "path": "/api/v1/messages/", "field": "text"}
+
+        # Unsaturated: one message per chat, UNSATURATED_RATE a second in all.
+        per_thread = UNSATURATED_MESSAGES // WRK_THREADS
+        delay_ms = WRK_THREADS * 1000 / UNSATURATED_RATE
+        light = wrk(stack, **common, connections=WRK_THREADS, duration=60, delay_ms=delay_ms, quota=per_thread)
+        wait_sent(stack, UNSATURATED_MESSAGES, timeout=60)
+        rows = stack.messages()
+        latencies = [(sent - created) * 1000 for _, status, created, sent in rows if status == "sent"]
+        last_pk = rows[-1][0]
+
+        # Saturated: DELIVERY_MESSAGES over every chat, as fast as wrk can post them.
+        time.sleep(1.5)  # the simulated Telegram's one-second windows empty
+        per_thread = DELIVERY_MESSAGES // WRK_THREADS
+        burst = wrk(stack, **common, connections=16, duration=120, quota=per_thread)
+        drain_started = time.monotonic()
+        complete = wait_sent(stack, UNSATURATED_MESSAGES + DELIVERY_MESSAGES, timeout=300)
+        rows = stack.messages(after=last_pk)
+        sent_rows = [row for row in rows if row[1] == "sent"]
+        first_accept = min(row[2] for row in rows)
+        last_sent = max(row[3] for row in sent_rows)
+        achieved = len(sent_rows) / (last_sent - first_accept)
+        requests = stack.control.get("/_control/requests").json()
+        memory = stack.peak_rss_mib()
+        log(f"delivery: {achieved:.2f} msg/s of {rate}, 429s {requests['rate_limited']}, "
+            f"unsaturated p50 {percentile(latencies, 50):.0f} ms")  # fmt: skip
+        return {
+            "rate": rate,
+            "messages": len(rows),
+            "sent": len(sent_rows),
+            "complete": complete,
+            "accepted_errors": burst["errors"] + light["errors"],
+            "achieved": achieved,
+            "seconds": last_sent - first_accept,
+            "drain_seconds": time.monotonic() - drain_started,
+            "rate_limited": requests["rate_limited"],
+            "unsaturated": {
+                "count": len(latencies),
+                "rate": light["accepted_per_second"],
+                "p50_ms": percentile(latencies, 50),
+                "p99_ms": percentile(latencies, 99),
+            },
+            "saturated_p50_s": percentile([(row[3] - row[2]) for row in sent_rows], 50),
+            "memory": memory,
+            "commands": {**stack.commands, "wrk (unsaturated)": light["command"], "wrk (2,000)": burst["command"]},
+        }
+
+
+def wait_sent(stack: Stack, count: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        waited = stack.control.get("/_control/wait_sent", params={"count": count, "timeout": min(remaining, 60)})
+        if waited.json()["complete"]:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+# -- the machine --------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = Path("/proc/meminfo").read_text()
+    total_kib = int(re.search(r"^MemTotal:\s*(\d+)", meminfo, re.M)[1])
+    os_release = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model[1] if model else platform.processor(),
+        "memory_gib": total_kib / 1024 / 1024,
+        "os": os_release.get("PRETTY_NAME", "").strip('"'),
+        "kernel": platform.release(),
+    }
+
+
+def versions() -> dict:
+    found = {"Python": platform.python_version(), "SQLite": sqlite3.sqlite_version}
+    for package in ("Django", "djangorestframework", "django-rest-knox", "gunicorn", "huey", "psycopg", "redis"):
+        found[package] = metadata.version(package)
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
+    found["wrk"] = wrk_version[1] if len(wrk_version) > 1 else "?"
+    try:
+        import psycopg
+        import redis
+
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres") as conn:
+            found["PostgreSQL"] = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        found["Redis"] = redis.Redis().info("server")["redis_version"]
+    except Exception as error:  # a machine without them still runs the sqlite benchmarks
+        log(f"PostgreSQL/Redis versions unknown: {type(error).__name__}")
+    return found
+
+
+# -- the report ---------------------------------------------------------------------
+
+
+def render(report: dict) -> str:
+    m, v = report["machine"], report["versions"]
+    lines = [
+        f"Measured {report['date']:%Y-%m-%d %H:%M} UTC by `make bench` in {report['seconds'] / 60:.1f} minutes.",
+        "",
+        f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']:.1f} GiB memory, {m['os']}, "
+        f"Linux {m['kernel']}; the load generator runs on the same cores.",
+        "- Versions: " + ", ".join(f"{name} {version}" for name, version in v.items()) + ".",
+    ]
+    runs = report["runs"]
+    any_ingest = next(iter(runs.values()))["ingest"]
+    lines += [
+        f"- Web: gunicorn, {any_ingest['web_workers']} worker processes of the `gthread` type with 4 threads each "
+        "(as `make run` starts it, access log on); delivery: one `run_huey` process with 4 threads; "
+        f"the simulated Telegram answers every sendMessage after {ROUND_TRIP_SECONDS * 1000:.0f} ms.",
+        f"- Ingest: {INGEST_ACCOUNTS} accounts with a linked chat (Basic: {BASIC_ACCOUNTS} accounts), "
+        "`MESSAGES_PER_MINUTE=1000000` so the per-account quota refuses nothing; the delivery worker runs meanwhile.",
+        "",
+        "### Ingest",
+        "",
+        "| Backend | Auth | Route | Connections | Requests/s | Accepted/s | p50 ms | p99 ms | Errors |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for backend, run in runs.items():
+        for r in run["ingest"]["runs"]:
+            lines.append(
+                f"| {label(backend)} | {r['auth']} | `POST {r['path']}` | {r['connections']} | "
+                f"{r['requests_per_second']:.0f} | {r['accepted_per_second']:.0f} | {r['p50_ms']:.1f} | "
+                f"{r['p99_ms']:.1f} | {r['errors']} |"
+            )
+        p = run["ingest"]["paced"]
+        lines.append(
+            f"| {label(backend)} | Bearer, paced to ~{p['target']}/s | `POST /api/v1/messages/` | {p['connections']} | "
+            f"{p['requests_per_second']:.0f} | {p['accepted_per_second']:.0f} | {p['p50_ms']:.1f} | "
+            f"{p['p99_ms']:.1f} | {p['errors']} |"
+        )
+    lines += [
+        "",
+        "### Delivery",
+        "",
+        f"{DELIVERY_MESSAGES:,} messages over {DELIVERY_CHATS} chats, posted at once; the simulated Telegram enforces "
+        f"{TELEGRAM_LIMITS['per_chat_per_second']} message a second per chat and "
+        f"{TELEGRAM_LIMITS['global_per_second']} a second in all, each send taking "
+        f"{ROUND_TRIP_SECONDS * 1000:.0f} ms. Achieved rate: messages sent ÷ (last sent − first accepted). "
+        f"Unsaturated latency: {UNSATURATED_MESSAGES} messages, one per chat, at about {UNSATURATED_RATE} a second, "
+        "accept (`created_at`) to sent (`sent_at`).",
+        "",
+        "| Backend | `DELIVERY_GLOBAL_RATE` | Sent | Achieved msg/s | Share | 429s | Accept→sent p50 ms "
+        "| Accept→sent p99 ms | Saturated accept→sent p50 s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for backend, run in runs.items():
+        d = run["delivery"]
+        lines.append(
+            f"| {label(backend)} | {d['rate']} | {d['sent']:,} of {d['messages']:,} | {d['achieved']:.2f} | "
+            f"{d['achieved'] / d['rate']:.0%} | {d['rate_limited']} | {d['unsaturated']['p50_ms']:.0f} | "
+            f"{d['unsaturated']['p99_ms']:.0f} | {d['saturated_p50_s']:.1f} |"
+        )
+    lines += [
+        "",
+        "### Peak memory (VmHWM)",
+        "",
+        "| Backend | Run | Web worker (largest) MiB | Delivery worker MiB |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for backend, run in runs.items():
+        for phase in ("ingest", "delivery"):
+            memory = run[phase]["memory"]
+            lines.append(f"| {label(backend)} | {phase} | {memory['web']:.0f} | {memory['worker']:.0f} |")
+    lines += ["", "### Goals", "", "| Goal | Backend | Measured | Met |", "| --- | --- | --- | --- |"]
+    for backend, run in runs.items():
+        for goal, measured, met in goals(run):
+            lines.append(f"| {goal} | {label(backend)} | {measured} | {'yes' if met else '**no**'} |")
+    lines += ["", "### Commands", ""]
+    for backend, run in runs.items():
+        lines.append(f"{label(backend)}:")
+        lines.append("")
+        lines.append("```sh")
+        commands = {**run["ingest"]["commands"]}
+        commands.update({f"wrk ({r['auth']}, {r['path']}, c={r['connections']})": r["command"]
+                         for r in run["ingest"]["runs"]})  # fmt: skip
+        commands["wrk (paced)"] = run["ingest"]["paced"]["command"]
+        commands.update({k: v for k, v in run["delivery"]["commands"].items() if k.startswith("wrk")})
+        for name, command in commands.items():
+            lines.append(f"# {name}")
+            lines.append(command)
+        lines.append("```")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def label(backend: str) -> str:
+    return {"sqlite": "SQLite (default)", "postgres": "PostgreSQL + Redis"}.get(backend, backend)
+
+
+def goals(run: dict) -> list[tuple[str, str, bool]]:
+    ingest, delivery = run["ingest"], run["delivery"]
+    best = max(ingest["runs"], key=lambda r: r["accepted_per_second"] if r["auth"] == "Bearer" else 0)
+    paced = ingest["paced"]
+    by = {(r["auth"], r["path"], r["connections"]): r for r in ingest["runs"]}
+    bearer, basic = by[("Bearer", "/api/v1/messages/", 16)], by[("Basic (cached)", "/api/v1/messages/", 16)]
+    ratio = bearer["requests_per_second"] / basic["requests_per_second"]
+    latency = delivery["unsaturated"]["p50_ms"] - ROUND_TRIP_SECONDS * 1000
+    return [
+        (f"≥ {GOAL_ACCEPTED_PER_SECOND} accepted messages/s", f"{best['accepted_per_second']:.0f}/s "
+         f"(Bearer, {best['connections']} connections)", best["accepted_per_second"] >= GOAL_ACCEPTED_PER_SECOND),
+        (f"p99 < {GOAL_PACED_P99_MS} ms at ~{GOAL_PACED_RATE}/s", f"{paced['p99_ms']:.1f} ms at "
+         f"{paced['accepted_per_second']:.0f}/s", paced["p99_ms"] < GOAL_PACED_P99_MS),
+        (f"Basic within {GOAL_BASIC_RATIO}× of Bearer", f"Bearer/Basic = {ratio:.2f} (16 connections)",
+         ratio <= GOAL_BASIC_RATIO),
+        (f"delivery ≥ {GOAL_DELIVERY_SHARE:.0%} of the global rate", f"{delivery['achieved']:.2f} of "
+         f"{delivery['rate']}/s", delivery["achieved"] >= GOAL_DELIVERY_SHARE * delivery["rate"]),
+        (f"unsaturated p50 < {GOAL_LATENCY_BEYOND_RTT_MS} ms beyond the round trip", f"{latency:.0f} ms beyond",
+         latency < GOAL_LATENCY_BEYOND_RTT_MS),
+        ("no 429 from Telegram", str(delivery["rate_limited"]), delivery["rate_limited"] == 0),
+    ]  # fmt: skip
+
+
+def write_doc(text: str) -> None:
+    block = f"{BEGIN}\n{text}{END}"
+    current = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in current or END not in current:
+        current = current.rstrip() + f"\n\n{BEGIN}\n{END}\n"
+    before, rest = current.split(BEGIN, 1)
+    after = rest.split(END, 1)[1]
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(before + block + after)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.validators import ASCIIUsernameValidator
+from django.utils.translation import gettext_lazy as _
+
+
+class Labelled:
+    """Labels without Django's trailing colon: they stand above their fields."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(Labelled, AuthenticationForm):
+    pass
+
+
+class SignUpForm(Labelled, forms.Form):
+    # ASCII only, as in the API: SQLite compares case-insensitively only within ASCII.
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        validators=[ASCIIUsernameValidator()],
+        help_text=_("Letters, digits and @ . + - _ only."),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "autofocus": True}),
+    )
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=150,
+        help_text=_("How the bot addresses you."),
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_repeat = forms.CharField(
+        label=_("Password again"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("password_repeat") not in (None, cleaned["password"]):
+            self.add_error("password_repeat", _("The passwords do not match."))
+        return cleaned
+
+
+class VerifyForm(Labelled, forms.Form):
+    code = forms.CharField(
+        label=_("Verification code from the bot"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "characters"}),
+    )
+
+
+class SendForm(Labelled, forms.Form):
+    text = forms.CharField(
+        label=_("Message"),
+        max_length=settings.MESSAGE_MAX_LENGTH,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"]
+        if not text.strip():
+            raise forms.ValidationError(_("The message is empty."))
+        return text
+
+
+class TokenForm(Labelled, forms.Form):
+    name = forms.CharField(
+        label=_("Token name"),
+        max_length=100,
+        help_text=_("Where you will use it, e.g. “backup script”."),
+    )
+
+
+class NameForm(Labelled, forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=150,
+        help_text=_("How the bot addresses you."),
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+
+
+class PasswordForm(Labelled, PasswordChangeForm):
+    revoke_tokens = forms.BooleanField(
+        label=_("Also revoke all my API tokens"),
+        required=False,
+        help_text=_("Your other browser sessions are signed out whenever the password changes."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # PasswordChangeForm focuses its first field; on a page with other forms that steals focus.
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)
+
+
+class DemoSayForm(Labelled, forms.Form):
+    # Telegram's own limit for one message.
+    text = forms.CharField(label=_("Message to the bot"), max_length=4096)

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
+# Pages for people: these follow the browser's language and the switcher.
+LOCALIZED_PREFIXES = ("/cabinet/", "/admin/")
+
+
+class CabinetLocaleMiddleware(LocaleMiddleware):
+    """The browser's language (or the one chosen in the switcher) for the cabinet and the admin.
+
+    Everything else, the API above all, answers in LANGUAGE_CODE whatever
+    Accept-Language says, so API clients keep getting the messages they parse.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(LOCALIZED_PREFIXES):
+            super().process_request(request)
+            return
+        # Activated on every request: a thread keeps the language of the last request it served.
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if request.path_info.startswith(LOCALIZED_PREFIXES):
+            return super().process_response(request, response)
+        return response

@@ -1,0 +1,104 @@
+"""API tokens: created with a name and shown once, listed with last use, revoked."""
+
+import re
+
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from accounts.models import ApiTokenLabel
+from accounts.services import issue_token
+
+TOKENS = reverse("cabinet:tokens")
+REVOKE = reverse("cabinet:token-revoke")
+
+
+def api_with(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def create(web, name: str) -> str:
+    response = web.post(TOKENS, {"name": name})
+    assert response.status_code == 200
+    return response.context["new_token"]["value"]
+
+
+def test_a_new_token_is_shown_once_with_a_curl_example(alice, alice_web):
+    response = alice_web.post(TOKENS, {"name": "backup script"})
+    token = response.context["new_token"]["value"]
+    html = response.content.decode()
+    assert "Your new token “backup script”" in html
+    assert f'value="{token}"' in html
+    assert re.search(
+        rf"curl -s -X POST http://testserver/api/v1/messages/ \\\s+-H 'Authorization: Bearer {token}'", html
+    )
+    label = ApiTokenLabel.objects.get(token__user=alice)
+    assert (label.name, label.last_used_at) == ("backup script", None)
+    # Shown once: the list has its name and prefix, never the value.
+    listed = alice_web.get(TOKENS).content.decode()
+    assert "backup script" in listed
+    assert token not in listed
+    assert f"<code>{token[:8]}…</code>" in listed
+
+
+def test_the_token_works_and_its_last_use_is_recorded_once_a_minute(alice, alice_web):
+    token = create(alice_web, "ci")
+    api = api_with(token)
+    assert api.get("/api/v1/messages/").status_code == 200
+    first_use = ApiTokenLabel.objects.get(name="ci").last_used_at
+    assert first_use is not None
+    # Within the minute, using the token does not even look at the label.
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/v1/messages/").status_code == 200
+    assert not [query for query in queries if "accounts_apitokenlabel" in query["sql"]]
+    assert ApiTokenLabel.objects.get(name="ci").last_used_at == first_use
+    cache.clear()  # the minute has passed
+    api.get("/api/v1/messages/")
+    assert ApiTokenLabel.objects.get(name="ci").last_used_at > first_use
+    page = alice_web.get(TOKENS).content.decode()
+    assert '<td data-label="Last used"><time datetime=' in page
+
+
+def test_tokens_from_logging_in_through_the_api_are_listed_too(alice, alice_web, django_assert_max_num_queries):
+    _, plain = issue_token(user=alice)
+    api_with(plain).get("/api/v1/messages/")
+    create(alice_web, "named")
+    with django_assert_max_num_queries(3):
+        response = alice_web.get(TOKENS)
+    html = response.content.decode()
+    assert "(logged in through the API)" in html
+    assert "named" in html
+    assert len(response.context["tokens"]) == 2
+    assert ApiTokenLabel.objects.get(token__token_key=plain[:15]).last_used_at is not None
+
+
+def test_a_token_needs_a_name(alice_web):
+    response = alice_web.post(TOKENS, {"name": ""})
+    assert response.status_code == 400
+    assert response.context["new_token"] is None
+    assert not AuthToken.objects.exists()
+
+
+def test_revoking_a_token_stops_it(alice, alice_web):
+    token = create(alice_web, "old")
+    digest = AuthToken.objects.get(user=alice).digest
+    response = alice_web.post(REVOKE, {"token": digest})
+    assert (response.status_code, response.url) == (302, TOKENS)
+    assert api_with(token).get("/api/v1/messages/").status_code == 401
+    assert not ApiTokenLabel.objects.exists()
+    assert "The token is revoked." in alice_web.get(TOKENS).content.decode()
+
+
+def test_another_accounts_tokens_are_neither_shown_nor_revocable(alice, bob, alice_web, bob_web):
+    bobs = create(bob_web, "bob's laptop")
+    digest = AuthToken.objects.get(user=bob).digest
+    page = alice_web.get(TOKENS).content.decode()
+    assert "laptop" not in page and digest not in page
+    assert "No tokens yet." in page
+    assert alice_web.post(REVOKE, {"token": digest}).status_code == 404
+    assert api_with(bobs).get("/api/v1/messages/").status_code == 200

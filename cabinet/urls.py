@@ -1,0 +1,25 @@
+from django.urls import path
+from django.views.i18n import set_language
+
+from cabinet import views
+
+app_name = "cabinet"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("signup/", views.signup, name="signup"),
+    path("login/", views.log_in, name="login"),
+    path("logout/", views.log_out, name="logout"),
+    path("language/", set_language, name="set-language"),
+    path("telegram/connect/", views.telegram_connect, name="telegram-connect"),
+    path("telegram/verify/", views.telegram_verify, name="telegram-verify"),
+    path("telegram/disconnect/", views.telegram_disconnect, name="telegram-disconnect"),
+    path("messages/", views.message_list, name="messages"),
+    path("messages/send/", views.message_send, name="message-send"),
+    path("messages/status/", views.message_status, name="message-status"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/revoke/", views.token_revoke, name="token-revoke"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/password/", views.password_change, name="password-change"),
+    path("demo/chat/", views.demo_chat, name="demo-chat"),
+    path("demo/say/", views.demo_say, name="demo-say"),
+]

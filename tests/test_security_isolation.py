@@ -1,0 +1,221 @@
+"""Isolation: a second account reaches none of the first one's messages, chat, codes or tokens.
+
+The routes come from the URLconf itself: each one must either have an
+isolation check below or be listed, with the reason, among the routes that
+hold nothing of an account's. A new route fails this file until it is one or
+the other. Every check runs as bob, by Bearer token and by HTTP Basic, against
+alice's data, and nothing bob receives may mention alice's texts or chat.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from conftest import PASSWORD, basic_auth, client_for, link
+from relay.models import Message
+from telegram import services as telegram_services
+from telegram.models import Chat, LinkCode
+
+pytestmark = pytest.mark.django_db
+
+# Chat ids no timestamp or id in an answer could contain by chance.
+ALICE_CHAT = 7_310_000_019
+BOB_CHAT = 7_310_000_027
+ALICE_SECRET = "alice's secret plan"
+ALICE_KEY = "alice-idempotency-key"
+
+# Routes that act on no account's data, or guard it in their own way, and why.
+NO_ACCOUNT_DATA = {
+    "home": "a map of the service",
+    "schema": "the OpenAPI schema",
+    "swagger-ui": "documentation",
+    "redoc": "documentation",
+    "healthz": "a liveness probe",
+    "readyz": "a readiness probe",
+    "metrics": "counts across all accounts, no account's data",
+    "api-register": "creates an account; anonymous",
+    "compat-signup": "creates an account; anonymous",
+    "compat-login": "exchanges the caller's own password for a token",
+    "telegram-webhook": "Telegram's, authenticated by the webhook secret (tests/test_security_secrets.py)",
+}
+# Whole namespaces with isolation of their own.
+NAMESPACES = {
+    "admin": "staff only, Django's permission checks",
+    "cabinet": "browser pages on a session; their isolation is tested in cabinet/tests/",
+}
+
+
+def url_routes(patterns=None, prefix: str = "", namespace: str | None = None):
+    """(route, URL name, namespace) of every URL pattern, included ones too."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            yield from url_routes(pattern.url_patterns, prefix + str(pattern.pattern), pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.name, namespace
+
+
+@dataclass
+class World:
+    bob: "RecordingClient"
+    alice: APIClient
+    alice_message_ids: list[int]
+    missing_id: int
+    alice_user: object
+    bob_user: object
+    notes: list[str] = field(default_factory=list)
+
+
+class RecordingClient:
+    """bob's API client; keeps every answer, to search them for alice's data afterwards."""
+
+    def __init__(self, client: APIClient) -> None:
+        self.client = client
+        self.answers: list[bytes] = []
+
+    def __getattr__(self, method: str) -> Callable:
+        call = getattr(self.client, method)
+
+        def recorded(*args, **kwargs):
+            response = call(*args, **kwargs)
+            self.answers.append(response.content)
+            return response
+
+        return recorded
+
+
+@pytest.fixture(params=["bearer", "basic"])
+def world(request, tg, alice, bob) -> World:
+    link(alice, ALICE_CHAT)
+    link(bob, BOB_CHAT)
+    alice_api = client_for(alice)
+    sent = alice_api.post("/api/v1/messages/", {"text": ALICE_SECRET}, format="json", HTTP_IDEMPOTENCY_KEY=ALICE_KEY)
+    tg.add_fault(kind="500", chat_id=ALICE_CHAT, times=-1)
+    queued = alice_api.post("/api/v1/messages/", {"text": ALICE_SECRET + " (queued)"}, format="json")
+    assert sent.status_code == queued.status_code == 202
+    ids = [sent.json()["id"], queued.json()["id"]]
+    if request.param == "bearer":
+        bob_api = client_for(bob)
+    else:
+        bob_api = APIClient()
+        bob_api.credentials(HTTP_AUTHORIZATION=basic_auth("bob", PASSWORD))
+    return World(
+        bob=RecordingClient(bob_api),
+        alice=alice_api,
+        alice_message_ids=ids,
+        missing_id=max(ids) + 1000,
+        alice_user=alice,
+        bob_user=bob,
+    )
+
+
+def message_detail(w: World) -> None:
+    missing = w.bob.get(f"/api/v1/messages/{w.missing_id}/")
+    for message_id in w.alice_message_ids:
+        theirs = w.bob.get(f"/api/v1/messages/{message_id}/")
+        # The same answer as for an id that never existed: not even existence leaks.
+        assert (theirs.status_code, theirs.json()) == (missing.status_code, missing.json()) == (404, missing.json())
+
+
+def message_list(w: World) -> None:
+    listed = w.bob.get("/api/v1/messages/")
+    assert listed.status_code == 200
+    assert not {item["id"] for item in listed.json()["results"]} & set(w.alice_message_ids)
+    mine = w.bob.post("/api/v1/messages/", {"text": "bob writes"}, format="json")
+    assert mine.status_code == 202
+    assert Message.objects.get(pk=mine.json()["id"]).chat.chat_id == BOB_CHAT
+    # alice's idempotency key is hers alone: bob's request with it is a new message of his.
+    replay = w.bob.post("/api/v1/messages/", {"text": "bob again"}, format="json", HTTP_IDEMPOTENCY_KEY=ALICE_KEY)
+    assert replay.status_code == 202
+    assert replay.json()["id"] not in w.alice_message_ids
+
+
+def compat_sent(w: World) -> None:
+    for url in ("/message/sent", "/message/sent/"):
+        listed = w.bob.get(url)
+        assert listed.status_code == 200
+        assert not {item["id"] for item in listed.json()} & set(w.alice_message_ids)
+        mine = w.bob.post(url, {"content": "bob writes"}, format="json", HTTP_IDEMPOTENCY_KEY=ALICE_KEY)
+        assert mine.status_code == 202
+        assert mine.json()["id"] not in w.alice_message_ids
+        assert Message.objects.get(pk=mine.json()["id"]).chat.chat_id == BOB_CHAT
+
+
+def telegram_link(w: World) -> None:
+    alice_code = w.alice.post("/api/v1/telegram/link/").json()["code"]
+    status = w.bob.get("/api/v1/telegram/link/")
+    assert status.json()["chat"]["chat_id"] == BOB_CHAT
+    # bob's new code leaves alice's pending one valid, and links only bob.
+    assert w.bob.post("/api/v1/telegram/link/").status_code == 201
+    assert LinkCode.objects.filter(user=w.alice_user, used_at__isnull=True).count() == 1
+    assert w.bob.delete("/api/v1/telegram/link/").status_code == 204
+    assert Chat.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
+    assert w.alice.get("/api/v1/telegram/link/").json()["chat"]["chat_id"] == ALICE_CHAT
+    assert w.bob.delete("/api/v1/telegram/link/").status_code == 404
+    chat = telegram_services.link_by_link_code(
+        code=alice_code, who=telegram_services.TelegramUser(chat_id=ALICE_CHAT, first_name="Alice")
+    )
+    assert chat.user == w.alice_user
+
+
+def _verify(w: World, url: str, method: str, field_name: str) -> None:
+    # A code the bot gave alice's chat; bob guesses next to it.
+    _, code = telegram_services.issue_verification_code(who=telegram_services.TelegramUser(chat_id=ALICE_CHAT))
+    guess = code[:-1] + ("A" if code[-1] != "A" else "B")
+    wrong = getattr(w.bob, method)(url, {field_name: guess}, format="json")
+    unrelated = getattr(w.bob, method)(url, {field_name: "ZZZZ2222"}, format="json")
+    assert wrong.status_code == unrelated.status_code == 400
+    assert wrong.json() == unrelated.json()
+    assert Chat.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
+
+
+def telegram_verify(w: World) -> None:
+    _verify(w, "/api/v1/telegram/verify/", "post", "code")
+
+
+def compat_verify(w: World) -> None:
+    _verify(w, "/bot/verify", "patch", "verification_code")
+    _verify(w, "/bot/verify/", "patch", "verification_code")
+
+
+def api_token(w: World) -> None:
+    # Logging out revokes only the token bob sends; alice's keep working.
+    response = w.bob.delete("/api/v1/auth/token/")
+    assert response.status_code in (204, 400)
+    assert w.alice.get("/api/v1/messages/").status_code == 200
+
+
+CHECKS: dict[str, Callable[[World], None]] = {
+    "api-message": message_detail,
+    "api-messages": message_list,
+    "compat-sent": compat_sent,
+    "api-telegram-link": telegram_link,
+    "api-telegram-verify": telegram_verify,
+    "compat-verify": compat_verify,
+    "api-token": api_token,
+}
+
+
+ROUTES = sorted({(route, name) for route, name, namespace in url_routes() if namespace not in NAMESPACES})
+
+
+@pytest.mark.parametrize(("route", "name"), ROUTES, ids=[route or "/" for route, _ in ROUTES])
+def test_every_route_is_checked_or_holds_no_account_data(route, name):
+    assert name in CHECKS or name in NO_ACCOUNT_DATA, (
+        f"{route!r} ({name}) is new: add an isolation check to CHECKS, or say in NO_ACCOUNT_DATA why it needs none"
+    )
+    if name in NO_ACCOUNT_DATA:
+        # Nothing that takes an id may be waved through.
+        assert "<" not in route and "(?P" not in route, f"{route!r} takes an id: it needs an isolation check"
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_second_account_gets_nothing_of_the_first(world, name):
+    CHECKS[name](world)
+
+    assert world.bob.answers
+    for body in world.bob.answers:
+        assert ALICE_SECRET.encode() not in body
+        assert str(ALICE_CHAT).encode() not in body
