@@ -1,30 +1,30 @@
 """Limits on failed attempts in the cabinet, counted in Django's cache.
 
-Failed logins are counted per username and per client address, failed
-verification codes per account, each over a fixed window. Once a count is
-reached, further attempts are refused before anything is checked, until the
-window ends.
+Failed logins count with the API's (accounts/throttling.py), per username
+and per client address; failed verification codes per account, over a
+fixed window. Once a count is reached, further attempts are refused before
+anything is checked, until the window ends.
 """
-
-import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from accounts import throttling as login_throttling
+
 
 def login_blocked(request: HttpRequest, username: str) -> bool:
-    return _blocked(_login_limits(request, username))
+    # One count for every way in: the cabinet shares the API's login limits.
+    return login_throttling.check_login_allowed(username, login_throttling.client_address(request)) is not None
 
 
 def login_failed(request: HttpRequest, username: str) -> None:
-    for key, _ in _login_limits(request, username):
-        _count(key)
+    login_throttling.record_login_failure(username, login_throttling.client_address(request))
 
 
 def login_succeeded(request: HttpRequest, username: str) -> None:
     """The username's failures are forgiven; the address's are not, so guessing across names stays limited."""
-    cache.delete(_login_limits(request, username)[0][0])
+    login_throttling.record_login_success(username, login_throttling.client_address(request))
 
 
 def verify_blocked(request: HttpRequest) -> bool:
@@ -35,16 +35,6 @@ def verify_blocked(request: HttpRequest) -> bool:
 def verify_failed(request: HttpRequest) -> None:
     for key, _ in _verify_limits(request):
         _count(key)
-
-
-def _login_limits(request: HttpRequest, username: str) -> list[tuple[str, int]]:
-    # Hashed: usernames are user input, and cache keys have a limited alphabet.
-    name = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    address = request.META.get("REMOTE_ADDR", "")
-    return [
-        (f"cabinet-login-failures:user:{name}", settings.CABINET_LOGIN_FAILURES_PER_USERNAME),
-        (f"cabinet-login-failures:addr:{address}", settings.CABINET_LOGIN_FAILURES_PER_ADDRESS),
-    ]
 
 
 def _verify_limits(request: HttpRequest) -> list[tuple[str, int]]:
