@@ -5,9 +5,10 @@
 -- The credentials file holds one Authorization header value a line. Thread n
 -- of t uses lines n, n+t, n+2t, ..., so threads never share an account. With
 -- a delay, every connection waits that long (give or take half) between
--- requests, which paces the load. With a number of posts per thread, each
--- thread sends exactly that many POSTs, then only cheap GET /healthz until it
--- has every answer, and stops. done() prints one JSON line for bench/run.py.
+-- requests, which paces the load. With a number of posts per thread (give
+-- each thread one connection, so that each request waits for the answer to
+-- the one before), each thread sends exactly that many POSTs and stops.
+-- done() prints one JSON line for bench/run.py.
 
 local threads = {}
 local counter = 1
@@ -21,7 +22,7 @@ end
 local credentials = {}
 local next_credential = 1
 local path, field, delay_ms, quota
-local posted, answered = 0, 0
+local posted, answered = 0, 0  -- posted: for the texts; answered POSTs count towards the quota
 statuses = {}
 
 function init(args)
@@ -40,7 +41,9 @@ function init(args)
 end
 
 function request()
-  if quota > 0 and posted >= quota then
+  -- wrk also calls this once to check the script, without sending: so the
+  -- quota counts answers, never requests.
+  if quota > 0 and answered >= quota then
     return wrk.format("GET", "/healthz")
   end
   posted = posted + 1

@@ -35,7 +35,7 @@ def main() -> int:
         _wait_for_port("127.0.0.1", int(demo_port))
         print(_demo_banner(host, port, demo_port), flush=True)
 
-    processes["web"] = subprocess.Popen(web_command(python, host, port, env.get("WEB_WORKERS", "2")), env=env)
+    processes["web"] = subprocess.Popen(web_command(python, host, port, env), env=env)
     processes["worker"] = subprocess.Popen([python, "manage.py", "run_huey"], env=env)
     processes["bot"] = subprocess.Popen([python, "manage.py", "runbot"], env=env)
     url = f"http://{host}:{port}/"
@@ -71,12 +71,27 @@ def main() -> int:
     return exit_code
 
 
-def web_command(python: str, host: str, port: str, workers: str) -> list[str]:
-    """The web server as `make run` starts it; `make bench` measures the same command."""
+def web_command(python: str, host: str, port: str, env: dict[str, str]) -> list[str]:
+    """The web server as `make run` starts it; `make bench` measures the same command.
+
+    WEB_WORKERS processes (default 2 x cores - 1) of WEB_THREADS threads (default 1: gunicorn's
+    sync worker). Requests are short and spend their time in Python, SQLite included, so threads
+    in one process mostly wait for each other's turn at the interpreter lock: on 2 cores, 3 sync
+    workers answered about half again as many requests as 2 workers of 4 threads, with a lower
+    p99 (docs/benchmarks.md). More threads suit webhook mode, where a request waits for the bot's
+    reply to Telegram, and keep idle keep-alive connections cheaper.
+    """
+    workers = env.get("WEB_WORKERS") or str(default_web_workers())
+    threads = env.get("WEB_THREADS") or "1"
     return [
         python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}",
-        "--workers", workers, "--threads", "4", "--access-logfile", "-", "--no-control-socket",
+        "--workers", workers, "--threads", threads, "--access-logfile", "-", "--no-control-socket",
     ]  # fmt: skip
+
+
+def default_web_workers() -> int:
+    # One core's worth is left for the delivery worker and the bot beside them.
+    return max(2 * (os.cpu_count() or 1) - 1, 2)
 
 
 def _empty_metrics_dir(env: dict[str, str]) -> Path:

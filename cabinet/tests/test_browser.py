@@ -123,6 +123,8 @@ def demo_site(live_server, tg, settings) -> str:
 def test_the_whole_flow_in_a_browser(language, browser, demo_site, tg, tmp_path):
     from playwright.sync_api import expect
 
+    # Page updates come from polling every few seconds; a busy two-core machine needs more than the default 5 s.
+    expect.set_options(timeout=WAIT_MS)
     t = TEXTS[language]
     username, name = f"olga_{language}", "Olga"
     context = browser.new_context(locale=t["locale"], viewport={"width": 1280, "height": 900})
