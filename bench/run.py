@@ -351,6 +351,7 @@ def wrk(stack: Stack, *, credentials: Path, path: str, field: str, connections: 
         "-s", str(LUA.relative_to(ROOT)), f"http://127.0.0.1:{stack.port}", "--",
         str(credentials), str(threads), path, field, f"{delay_ms:.1f}", str(quota),
     ]  # fmt: skip
+    wait_for_quiet(stack)
     before = cpu_snapshot(stack)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if quota:
@@ -385,6 +386,20 @@ def wrk(stack: Stack, *, credentials: Path, path: str, field: str, connections: 
         "web_cpu_ms": cpu["web"] * 1000 / max(result["requests"], 1),
         "others_cpu": cpu["others"],
     }
+
+
+def wait_for_quiet(stack: Stack, most: float = 0.15, patience: float = 60) -> None:
+    """Wait (a while, not for ever) until other work on the machine takes less than `most` of its CPU."""
+    deadline = time.monotonic() + patience
+    while True:
+        before = cpu_snapshot(stack)
+        time.sleep(1)
+        others = cpu_used(before, cpu_snapshot(stack))["others"]
+        if others < most:
+            return
+        if time.monotonic() > deadline:
+            log(f"other processes still take {others:.0%} of the CPU; measuring anyway")
+            return
 
 
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
@@ -526,6 +541,7 @@ def run_delivery(backend: str, workdir: Path) -> dict:
         # Saturated: DELIVERY_MESSAGES over every chat, as fast as wrk can post them.
         time.sleep(1.5)  # the simulated Telegram's one-second windows empty
         per_thread = DELIVERY_MESSAGES // BURST_THREADS
+        wait_for_quiet(stack)
         before = cpu_snapshot(stack)
         worker_before = process_cpu(stack.processes["worker"].pid)
         burst = wrk(stack, **common, threads=BURST_THREADS, connections=BURST_THREADS, duration=120, quota=per_thread)
@@ -653,7 +669,8 @@ def render(report: dict) -> str:
         "`QUEUE_NAME`; on PostgreSQL + Redis also `DATABASE_URL` (a database made for the run and dropped after "
         "it) and `REDIS_URL` (a spare database number, emptied before and after).",
         "- *Web CPU* is the CPU time of the web workers divided by the requests answered; *other CPU* is the "
-        "share of the machine used by processes outside the benchmark (on PostgreSQL + Redis, their servers).",
+        "share of the machine used by processes outside the benchmark (on PostgreSQL + Redis, their servers) "
+        "during the run. Before each run the benchmark waits, a minute at most, for other work to take under 15%.",
         "",
         "### Ingest",
         "",
