@@ -35,7 +35,11 @@ def tg(fake_telegram_server: FakeTelegram, settings) -> FakeTelegram:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
+    from huey.contrib.djhuey import HUEY
+
     cache.clear()
+    # The in-memory queue of immediate mode keeps what was scheduled for later.
+    HUEY.flush()
 
 
 def make_user(username: str, name: str):
@@ -90,7 +94,7 @@ def make_due() -> None:
     from telegram.models import Chat
 
     Message.objects.filter(status=Message.Status.QUEUED).update(next_attempt_at=timezone.now())
-    Chat.objects.update(paused_until=None, last_sent_at=None)
+    Chat.objects.update(paused_until=None, last_sent_at=None, next_turn_at=None)
     cache.delete(BOT_PAUSE_KEY)
 
 

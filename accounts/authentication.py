@@ -1,10 +1,15 @@
+import binascii
 import hashlib
 import hmac
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
 
@@ -17,9 +22,32 @@ class BearerTokenAuthentication(TokenAuthentication):
     """knox tokens, sent as `Authorization: Bearer <token>`; each use is noted, at most once a minute per token."""
 
     def authenticate_credentials(self, token):
-        user, auth_token = super().authenticate_credentials(token)
+        if knox_settings.TOKEN_TTL is not None:
+            user, auth_token = super().authenticate_credentials(token)
+        else:
+            user, auth_token = self._authenticate_lasting(token)
         record_token_use(token=auth_token)
         return user, auth_token
+
+    def _authenticate_lasting(self, token: bytes) -> tuple[User, AuthToken]:
+        """knox's check for tokens that never expire, in one query.
+
+        knox reads every token of the account on each request to delete
+        expired ones, which with no TOKEN_TTL never exist. The linked chat
+        comes in the same query: sending a message needs it next.
+        """
+        try:
+            text = token.decode()
+            digest = hash_token(text)
+        except (UnicodeDecodeError, TypeError, binascii.Error):
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        candidates = AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH]).select_related(
+            "user__telegram_chat"
+        )
+        for auth_token in candidates:
+            if hmac.compare_digest(digest, auth_token.digest):
+                return self.validate_user(auth_token)
+        raise exceptions.AuthenticationFailed(_("Invalid token."))
 
 
 class CachedBasicAuthentication(BasicAuthentication):
@@ -33,7 +61,8 @@ class CachedBasicAuthentication(BasicAuthentication):
     """
 
     def authenticate_credentials(self, userid, password, request=None):
-        user = get_user_model().objects.filter(username__iexact=userid).first()
+        # The linked chat comes along: sending a message needs it next.
+        user = get_user_model().objects.filter(username__iexact=userid).select_related("telegram_chat").first()
         if user is not None and user.is_active and cache.get(self._cache_key(user, password)):
             return (user, None)
         address = login_throttle.client_address(request)

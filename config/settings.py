@@ -148,7 +148,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "config.queue.SqliteQueue",
         "name": "tgrelay",
         "filename": str(DATA_DIR / "queue.sqlite3"),
         "immediate": False,

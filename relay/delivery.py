@@ -32,8 +32,9 @@ SENDS_PER_TURN = 10
 def deliver_chat(chat_pk: int) -> datetime | None:
     """Deliver what is due for one chat; returns when to look at it again, if ever.
 
-    Returns None when nothing is left to do here, or when another worker
-    holds the chat (it will see our messages before it lets go).
+    Returns None when nothing is left to do here, when another worker
+    holds the chat (it will see our messages before it lets go), or when a
+    task is already scheduled to look at the chat by then.
     """
     while True:
         token = _claim(chat_pk)
@@ -41,10 +42,18 @@ def deliver_chat(chat_pk: int) -> datetime | None:
             return None
         try:
             retry_at = _deliver_claimed(chat_pk, token)
+            booked = retry_at is not None and _book_turn(chat_pk, token, retry_at)
         finally:
             _release(chat_pk, token)
-        if retry_at is not None:
+        if booked:
             return retry_at
+        if retry_at is not None:
+            # Another task's turn is booked and will see what is left,
+            # unless its time came while we held the chat: then it found
+            # the chat taken and gave up, and the turn is ours.
+            if not _turn_has_come(chat_pk):
+                return None
+            continue
         # A message accepted while we held the chat had its own dispatch
         # turned away by our lease: look once more after letting go.
         if not _has_due(chat_pk):
@@ -52,7 +61,7 @@ def deliver_chat(chat_pk: int) -> datetime | None:
 
 
 def dispatch_due() -> list[int]:
-    """Chats with due messages and no live lease: the sweep's work list."""
+    """Chats with due messages, no live lease and no turn to come: the sweep's work list."""
     now = timezone.now()
     # A message whose chat is gone was failed when it was unlinked; one that
     # slipped in between is failed here rather than left queued forever.
@@ -63,6 +72,7 @@ def dispatch_due() -> list[int]:
     return list(
         Chat.objects.filter(
             Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+            Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now),
             message__status=Message.Status.QUEUED,
             message__next_attempt_at__lte=now,
         )
@@ -87,6 +97,28 @@ def _renew(chat_pk: int, token: str) -> bool:
 
 def _release(chat_pk: int, token: str) -> None:
     Chat.objects.filter(pk=chat_pk, lease_token=token).update(lease_token="", lease_expires_at=None)
+
+
+def _book_turn(chat_pk: int, token: str, at: datetime) -> bool:
+    """Note that a task will look at the chat at `at`; False if one already will by then.
+
+    Every accepted message enqueues a task for its chat, and a chat that
+    must wait would otherwise have each of them scheduled again for the same
+    moment, to find nothing to do but schedule again: the worker's time
+    would go to those rather than to sending. A booked turn that is lost
+    (a killed worker) only holds until its time passes.
+    """
+    now = timezone.now()
+    return (
+        Chat.objects.filter(Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now) | Q(next_turn_at__gt=at))
+        .filter(pk=chat_pk, lease_token=token)
+        .update(next_turn_at=at)
+        == 1
+    )
+
+
+def _turn_has_come(chat_pk: int) -> bool:
+    return Chat.objects.filter(pk=chat_pk, next_turn_at__lte=timezone.now()).exists()
 
 
 def _has_due(chat_pk: int) -> bool:

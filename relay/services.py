@@ -1,5 +1,6 @@
 import logging
 from contextlib import nullcontext
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,6 +13,8 @@ from relay.tasks import deliver_chat_task
 from telegram.models import Chat
 
 logger = logging.getLogger(__name__)
+
+BOOKED_TURN_MARGIN = timedelta(milliseconds=250)
 
 
 class ChatNotLinked(Exception):
@@ -35,9 +38,11 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
     """
     if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
         return earlier
-    chat = Chat.objects.filter(user=user).first()
-    if chat is None:
-        raise ChatNotLinked
+    try:
+        # Loaded with the user by authentication when it can be (accounts/authentication.py).
+        chat = user.telegram_chat
+    except Chat.DoesNotExist:
+        raise ChatNotLinked from None
     if chat.unreachable_reason:
         raise ChatUnreachable(chat.unreachable_reason)
     now = timezone.now()
@@ -59,7 +64,7 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
                 next_attempt_at=now,
                 idempotency_key=idempotency_key,
             )
-            transaction.on_commit(lambda: dispatch_chat(chat_pk=chat.pk))
+            transaction.on_commit(lambda: _dispatch_unless_booked(chat))
             transaction.on_commit(metrics.message_accepted)
     except IntegrityError:
         # The same key in two concurrent requests: the first one stored wins.
@@ -68,6 +73,16 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
             raise
         return earlier
     return message
+
+
+def _dispatch_unless_booked(chat: Chat) -> None:
+    # A chat waiting for its next turn (one message a second, a 429's pause)
+    # has a task booked for that moment, which sends whatever is due then,
+    # oldest first; asked after the commit, so that task is sure to see this
+    # row. The margin allows for clocks a little apart between machines.
+    if chat.next_turn_at is not None and chat.next_turn_at > timezone.now() + BOOKED_TURN_MARGIN:
+        return
+    dispatch_chat(chat_pk=chat.pk)
 
 
 def dispatch_chat(*, chat_pk: int) -> None:

@@ -24,6 +24,9 @@ class Chat(models.Model):
     # when it asked us (429) to leave the chat alone.
     last_sent_at = models.DateTimeField(null=True, blank=True)
     paused_until = models.DateTimeField(null=True, blank=True)
+    # When a delivery task is already scheduled to look at this chat: until
+    # then no other task needs scheduling or enqueueing for it.
+    next_turn_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"chat {self.chat_id} of {self.user_id}"

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -146,3 +149,39 @@ def test_log_out_with_basic_auth_has_no_token_to_revoke(alice):
     assert response.status_code == 400
     assert "detail" in response.json()
     assert bearer(token).get(PROTECTED_URL).status_code == 200
+
+
+def test_a_token_header_that_is_not_utf8_gets_401_not_500(alice):
+    response = bearer("\xff\xfe-not-utf8").get(PROTECTED_URL)
+
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+def test_a_revoked_token_stops_working_on_the_next_request(alice):
+    token = log_in().json()["token"]
+    assert bearer(token).get(PROTECTED_URL).status_code == 200
+
+    AuthToken.objects.filter(user=alice).delete()
+
+    assert bearer(token).get(PROTECTED_URL).status_code == 401
+
+
+def test_a_deactivated_account_loses_its_tokens_at_once(alice):
+    token = log_in().json()["token"]
+    alice.is_active = False
+    alice.save()
+
+    assert bearer(token).get(PROTECTED_URL).status_code == 401
+
+
+def test_with_a_token_lifetime_an_expired_token_is_refused_and_deleted(alice, settings):
+    settings.REST_KNOX = {**settings.REST_KNOX, "TOKEN_TTL": timedelta(days=1)}
+    token = log_in().json()["token"]
+    assert log_in().json()["expiry"] is not None
+    assert bearer(token).get(PROTECTED_URL).status_code == 200
+
+    AuthToken.objects.filter(user=alice).update(expiry=timezone.now() - timedelta(seconds=1))
+
+    assert bearer(token).get(PROTECTED_URL).status_code == 401
+    assert not AuthToken.objects.filter(user=alice).exists()

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from conftest import ALICE_CHAT, link
+from conftest import ALICE_CHAT, basic_auth, link
 from relay.models import Message
 from relay.tests.helpers import MESSAGES_URL, get_message, post_text
 
@@ -165,3 +165,27 @@ def test_message_is_accepted_while_telegram_fails(tg, alice, alice_api):
     assert response.json()["status"] == "queued"
     assert get_message(alice_api, response.json()["id"])["status"] == "queued"
     assert tg.sent() == []
+
+
+def test_accepting_a_message_with_a_bearer_token_takes_three_queries(linked_api, django_assert_num_queries):
+    # The first use of a token also notes when it was used (once a minute).
+    assert linked_api.post(MESSAGES_URL, {"text": "first"}, format="json").status_code == 202
+
+    # The token with its account and chat, the quota's count, the INSERT:
+    # every further query on this path costs throughput (docs/benchmarks.md).
+    with django_assert_num_queries(3):
+        response = linked_api.post(MESSAGES_URL, {"text": "Hello"}, format="json")
+
+    assert response.status_code == 202
+
+
+def test_accepting_a_message_with_cached_basic_auth_takes_three_queries(alice, django_assert_num_queries):
+    link(alice, ALICE_CHAT)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=basic_auth("alice"))
+    assert api.post(MESSAGES_URL, {"text": "first, verifies the password"}, format="json").status_code == 202
+
+    with django_assert_num_queries(3):
+        response = api.post(MESSAGES_URL, {"text": "Hello"}, format="json")
+
+    assert response.status_code == 202

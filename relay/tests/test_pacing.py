@@ -3,11 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from conftest import ALICE_CHAT, BOB_CHAT, client_for, link, make_due, make_user, run_sweep
 from relay import pacing
 from relay.models import Message
+from relay.tasks import deliver_chat_task
 from relay.tests.helpers import delivered_text, get_message, post_text, stored, texts
 from telegram.models import Chat
 
@@ -61,13 +64,29 @@ def test_a_chat_gets_one_message_per_interval(tg, one_second_apart, alice_linked
     # The chat is not ready again until its interval has passed since the last send.
     chat = Chat.objects.get(chat_id=ALICE_CHAT)
     assert pacing.chat_ready_at(chat) == chat.last_sent_at + timedelta(seconds=1)
+    # And a task is booked to look at it then.
+    assert chat.next_turn_at == chat.last_sent_at + timedelta(seconds=1)
 
     run_sweep()
     assert len(tg.sent(chat_id=ALICE_CHAT)) == 1
 
-    Chat.objects.filter(pk=chat.pk).update(last_sent_at=timezone.now() - timedelta(seconds=1))
+    # A second passes: for the chat's last send, and for the turn booked for it then.
+    Chat.objects.filter(pk=chat.pk).update(
+        last_sent_at=F("last_sent_at") - timedelta(seconds=1), next_turn_at=F("next_turn_at") - timedelta(seconds=1)
+    )
     run_sweep()
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "one"), delivered_text("Alice", "two")]
+
+
+def test_a_waiting_chat_has_one_delivery_scheduled_however_many_messages_arrive(tg, one_second_apart, alice_linked):
+    for number in range(20):
+        post_text(alice_linked, f"message {number}")
+    run_sweep()
+
+    assert len(tg.sent(chat_id=ALICE_CHAT)) == 1
+    # One delivery task waits for the chat's next turn, not one per message.
+    scheduled = [task for task in HUEY.scheduled() if isinstance(task, deliver_chat_task.task_class)]
+    assert [task.args for task in scheduled] == [(Chat.objects.get(chat_id=ALICE_CHAT).pk,)]
 
 
 def test_parts_of_a_long_message_are_spaced_like_messages(tg, one_second_apart, alice_linked):
