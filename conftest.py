@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -37,7 +37,8 @@ def tg(fake_telegram_server: FakeTelegram, settings) -> FakeTelegram:
 def _clear_cache() -> None:
     from huey.contrib.djhuey import HUEY
 
-    cache.clear()
+    for each in caches.all():
+        each.clear()
     # The in-memory queue of immediate mode keeps what was scheduled for later.
     HUEY.flush()
 
