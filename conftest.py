@@ -88,6 +88,19 @@ def bob_api(bob) -> APIClient:
     return client_for(bob)
 
 
+@pytest.fixture
+def alice_linked(alice, alice_api) -> APIClient:
+    """Alice's API client, with her Telegram chat linked."""
+    link(alice, ALICE_CHAT)
+    return alice_api
+
+
+@pytest.fixture
+def bob_linked(bob, bob_api) -> APIClient:
+    link(bob, BOB_CHAT)
+    return bob_api
+
+
 def make_due() -> None:
     """Bring every waiting retry and pause to now: the test stands in for the clock."""
     from relay.models import Message

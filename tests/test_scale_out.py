@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_end_to_end import ROOT, free_port, wait_until
+from tests.processes import ROOT, free_port, wait_until
 
 CHATS = 100
 PER_CHAT = 5

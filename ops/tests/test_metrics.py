@@ -214,12 +214,6 @@ def test_an_api_login_does_not_open_metrics_guarded_by_a_token(alice, client, me
 # -- counted by the real delivery path ------------------------------------------------
 
 
-@pytest.fixture
-def linked_api(alice, alice_api):
-    link(alice, ALICE_CHAT)
-    return alice_api
-
-
 def delivery_changes(client, action) -> dict[str, float]:
     before = scrape(client)
     action()
@@ -227,8 +221,8 @@ def delivery_changes(client, action) -> dict[str, float]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_message_accepted_and_sent_is_counted_with_its_latency(tg, linked_api, client):
-    delta = delivery_changes(client, lambda: post_text(linked_api, "Hello"))
+def test_a_message_accepted_and_sent_is_counted_with_its_latency(tg, alice_linked, client):
+    delta = delivery_changes(client, lambda: post_text(alice_linked, "Hello"))
 
     assert [record["text"] for record in tg.sent(ALICE_CHAT)] == split_message("Alice", "Hello")
     assert delta["tgrelay_messages_accepted_total"] == 1
@@ -238,10 +232,10 @@ def test_a_message_accepted_and_sent_is_counted_with_its_latency(tg, linked_api,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_transient_failure_counts_a_retry_then_the_send(tg, linked_api, client):
+def test_a_transient_failure_counts_a_retry_then_the_send(tg, alice_linked, client):
     tg.add_fault(kind="502")
 
-    delta = delivery_changes(client, lambda: post_text(linked_api, "Hello"))
+    delta = delivery_changes(client, lambda: post_text(alice_linked, "Hello"))
 
     assert delta["tgrelay_send_retries_total"] == 1
     assert "tgrelay_messages_sent_total" not in delta
@@ -255,10 +249,10 @@ def test_a_transient_failure_counts_a_retry_then_the_send(tg, linked_api, client
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_429_is_counted_and_is_not_a_retry(tg, linked_api, client):
+def test_a_429_is_counted_and_is_not_a_retry(tg, alice_linked, client):
     tg.add_fault(kind="429", retry_after=5)
 
-    delta = delivery_changes(client, lambda: post_text(linked_api, "Hello"))
+    delta = delivery_changes(client, lambda: post_text(alice_linked, "Hello"))
 
     assert delta["tgrelay_telegram_429_total"] == 1
     assert "tgrelay_send_retries_total" not in delta
@@ -266,10 +260,10 @@ def test_a_429_is_counted_and_is_not_a_retry(tg, linked_api, client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_blocked_chat_counts_each_message_it_fails(tg, linked_api, client):
+def test_a_blocked_chat_counts_each_message_it_fails(tg, alice_linked, client):
     tg.add_fault(kind="500", times=-1)
-    post_text(linked_api, "first")
-    post_text(linked_api, "second")
+    post_text(alice_linked, "first")
+    post_text(alice_linked, "second")
     tg.clear_faults()
     tg.block(ALICE_CHAT)
 

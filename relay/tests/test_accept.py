@@ -12,14 +12,8 @@ from relay.models import Message
 from relay.tests.helpers import MESSAGES_URL, get_message, post_text
 
 
-@pytest.fixture
-def linked_api(alice, alice_api):
-    link(alice, ALICE_CHAT)
-    return alice_api
-
-
-def test_accepted_message_answers_202_with_id_text_created_at_and_queued(linked_api, alice):
-    response = linked_api.post(MESSAGES_URL, {"text": "Hello"}, format="json")
+def test_accepted_message_answers_202_with_id_text_created_at_and_queued(alice_linked, alice):
+    response = alice_linked.post(MESSAGES_URL, {"text": "Hello"}, format="json")
 
     assert response.status_code == 202
     body = response.json()
@@ -33,10 +27,10 @@ def test_accepted_message_answers_202_with_id_text_created_at_and_queued(linked_
     assert message.chat.chat_id == ALICE_CHAT
 
 
-def test_text_is_stored_exactly_as_sent(linked_api):
+def test_text_is_stored_exactly_as_sent(alice_linked):
     text = "  two leading spaces, a tab\tand a trailing newline\n"
 
-    body = post_text(linked_api, text)
+    body = post_text(alice_linked, text)
 
     assert body["text"] == text
     assert Message.objects.get(pk=body["id"]).text == text
@@ -55,16 +49,16 @@ def test_account_without_a_linked_chat_gets_409_with_a_clear_body(alice_api):
 
 
 @pytest.mark.parametrize("text", ["", " ", "   \n\t  \r\n"], ids=["empty", "space", "whitespace"])
-def test_empty_or_whitespace_only_text_is_400_naming_text(linked_api, text):
-    response = linked_api.post(MESSAGES_URL, {"text": text}, format="json")
+def test_empty_or_whitespace_only_text_is_400_naming_text(alice_linked, text):
+    response = alice_linked.post(MESSAGES_URL, {"text": text}, format="json")
 
     assert response.status_code == 400
     assert list(response.json()) == ["text"]
     assert not Message.objects.exists()
 
 
-def test_missing_text_is_400_naming_text(linked_api):
-    response = linked_api.post(MESSAGES_URL, {"content": "wrong field name"}, format="json")
+def test_missing_text_is_400_naming_text(alice_linked):
+    response = alice_linked.post(MESSAGES_URL, {"content": "wrong field name"}, format="json")
 
     assert response.status_code == 400
     assert "text" in response.json()
@@ -76,45 +70,45 @@ def test_missing_text_is_400_naming_text(linked_api):
     [42, 3.5, True, ["a list"], {"an": "object"}, None],
     ids=["integer", "float", "boolean", "list", "object", "null"],
 )
-def test_text_of_another_json_type_is_400_naming_text(linked_api, value):
-    response = linked_api.post(MESSAGES_URL, {"text": value}, format="json")
+def test_text_of_another_json_type_is_400_naming_text(alice_linked, value):
+    response = alice_linked.post(MESSAGES_URL, {"text": value}, format="json")
 
     assert response.status_code == 400
     assert list(response.json()) == ["text"]
     assert not Message.objects.exists()
 
 
-def test_body_that_is_not_json_is_400(linked_api):
-    response = linked_api.post(MESSAGES_URL, '{"text": "unterminated', content_type="application/json")
+def test_body_that_is_not_json_is_400(alice_linked):
+    response = alice_linked.post(MESSAGES_URL, '{"text": "unterminated', content_type="application/json")
 
     assert response.status_code == 400
     assert not Message.objects.exists()
 
 
-def test_text_of_the_maximum_length_is_accepted(linked_api):
+def test_text_of_the_maximum_length_is_accepted(alice_linked):
     text = "x" * settings.MESSAGE_MAX_LENGTH
     assert len(text) == 32768
 
-    body = post_text(linked_api, text)
+    body = post_text(alice_linked, text)
 
     assert Message.objects.get(pk=body["id"]).text == text
 
 
-def test_text_one_character_over_the_maximum_is_400_naming_text(linked_api):
-    response = linked_api.post(MESSAGES_URL, {"text": "x" * 32769}, format="json")
+def test_text_one_character_over_the_maximum_is_400_naming_text(alice_linked):
+    response = alice_linked.post(MESSAGES_URL, {"text": "x" * 32769}, format="json")
 
     assert response.status_code == 400
     assert list(response.json()) == ["text"]
     assert not Message.objects.exists()
 
 
-def test_maximum_length_counts_characters_not_bytes(linked_api):
+def test_maximum_length_counts_characters_not_bytes(alice_linked):
     # 32,768 Cyrillic letters are 65,536 bytes of UTF-8: still accepted.
-    post_text(linked_api, "я" * 32768)
+    post_text(alice_linked, "я" * 32768)
 
 
-def test_form_encoded_body_is_accepted(linked_api):
-    response = linked_api.post(
+def test_form_encoded_body_is_accepted(alice_linked):
+    response = alice_linked.post(
         MESSAGES_URL,
         urlencode({"text": "Привет & <b>form</b>"}),
         content_type="application/x-www-form-urlencoded",
@@ -125,8 +119,8 @@ def test_form_encoded_body_is_accepted(linked_api):
     assert response.json()["status"] == "queued"
 
 
-def test_form_encoded_empty_text_is_400(linked_api):
-    response = linked_api.post(
+def test_form_encoded_empty_text_is_400(alice_linked):
+    response = alice_linked.post(
         MESSAGES_URL, urlencode({"text": "  "}), content_type="application/x-www-form-urlencoded"
     )
 
@@ -167,14 +161,14 @@ def test_message_is_accepted_while_telegram_fails(tg, alice, alice_api):
     assert tg.sent() == []
 
 
-def test_accepting_a_message_with_a_bearer_token_takes_three_queries(linked_api, django_assert_num_queries):
+def test_accepting_a_message_with_a_bearer_token_takes_three_queries(alice_linked, django_assert_num_queries):
     # The first use of a token also notes when it was used (once a minute).
-    assert linked_api.post(MESSAGES_URL, {"text": "first"}, format="json").status_code == 202
+    assert alice_linked.post(MESSAGES_URL, {"text": "first"}, format="json").status_code == 202
 
     # The token with its account and chat, the quota's count, the INSERT:
     # every further query on this path costs throughput (docs/benchmarks.md).
     with django_assert_num_queries(3):
-        response = linked_api.post(MESSAGES_URL, {"text": "Hello"}, format="json")
+        response = alice_linked.post(MESSAGES_URL, {"text": "Hello"}, format="json")
 
     assert response.status_code == 202
 

@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 COMPAT_URL = "/message/sent"
 
 
-@pytest.fixture
-def alice_linked(alice, alice_api):
-    link(alice, ALICE_CHAT)
-    return alice_api
-
-
 def same_message(first, again) -> bool:
     """The replay names the first message; its status is whatever delivery has made of it since."""
     keys = ("id", "created_at", "text", "content", "date")

@@ -22,18 +22,6 @@ def one_second_apart(settings):
     settings.DELIVERY_CHAT_INTERVAL_SECONDS = 1
 
 
-@pytest.fixture
-def alice_linked(alice, alice_api):
-    link(alice, ALICE_CHAT)
-    return alice_api
-
-
-@pytest.fixture
-def bob_linked(bob, bob_api):
-    link(bob, BOB_CHAT)
-    return bob_api
-
-
 CAROL_CHAT = 3003
 
 
