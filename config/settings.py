@@ -136,10 +136,13 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Each process's own memory, for what needs no sharing to be correct: the
+# verified HTTP Basic credentials, and when a token's last use was noted.
+LOCAL_CACHE = {"OPTIONS": {"MAX_ENTRIES": 10_000}}
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
-        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local", **LOCAL_CACHE},
     }
     HUEY = {
         "huey_class": "huey.RedisHuey",
@@ -151,7 +154,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local", **LOCAL_CACHE},
     }
     HUEY = {
         "huey_class": "config.queue.SqliteQueue",
