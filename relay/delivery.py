@@ -5,9 +5,12 @@ chat's due messages in order, and records every outcome on the message row
 before moving on. What cannot be sent now gets a time to try again.
 """
 
+import hashlib
 import logging
+import os
 import random
 import secrets
+import socket
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -60,6 +63,35 @@ def deliver_chat(chat_pk: int) -> datetime | None:
             return None
 
 
+def release_dead_leases() -> int:
+    """Free the chats held by delivery processes of this machine that are gone; returns how many."""
+    held = Chat.objects.filter(lease_token__startswith=f"{_HOST}:", lease_expires_at__gt=timezone.now())
+    freed = 0
+    for chat_pk, token in held.values_list("pk", "lease_token"):
+        if not _holder_alive(token):
+            freed += Chat.objects.filter(pk=chat_pk, lease_token=token).update(lease_token="", lease_expires_at=None)
+    if freed:
+        logger.info("took over %s chat(s) from a delivery process that is gone", freed, extra={"chats": freed})
+    return freed
+
+
+def _holder_alive(token: str) -> bool:
+    try:
+        _, pid, run, _ = token.split(":")
+        pid = int(pid)
+    except ValueError:
+        return True
+    if pid == os.getpid():
+        return run == _RUN
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def dispatch_due() -> list[int]:
     """Chats with due messages, no live lease and no turn to come: the sweep's work list."""
     now = timezone.now()
@@ -81,9 +113,17 @@ def dispatch_due() -> list[int]:
     )
 
 
+# Who holds a lease: this machine, this process (its pid, and a mark of
+# this run of it, as a restarted process may get the same pid) and this
+# turn. A worker restarted on the same machine can then take over at once
+# the chats a killed one held, rather than wait for the leases to expire.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_RUN = secrets.token_hex(3)
+
+
 def _claim(chat_pk: int) -> str | None:
     now = timezone.now()
-    token = secrets.token_hex(8)
+    token = f"{_HOST}:{os.getpid()}:{_RUN}:{secrets.token_hex(3)}"
     claimed = Chat.objects.filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now), pk=chat_pk).update(
         lease_token=token, lease_expires_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     )
@@ -171,6 +211,8 @@ def _send_next_part(message: Message) -> datetime | None:
         except TelegramError as error:
             return _handle_error(message, error)
         pacing.record_sent(chat)
+        if chat.unreachable_reason:
+            telegram_services.mark_reachable(chat=chat)
         message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
     message.parts_sent += 1
     message.updated_at = timezone.now()

@@ -16,6 +16,7 @@ def deliver_chat_task(chat_pk: int) -> None:
 @db_periodic_task(crontab(minute="*"))
 def sweep_task() -> None:
     """Re-dispatch whatever is due, so a lost task or a killed worker loses nothing."""
+    delivery.release_dead_leases()
     for chat_pk in delivery.dispatch_due():
         deliver_chat_task(chat_pk)
 

@@ -148,6 +148,12 @@ def mark_unreachable(*, chat: Chat, reason: str) -> None:
     Chat.objects.filter(pk=chat.pk).update(unreachable_reason=reason[:255])
 
 
+def mark_reachable(*, chat: Chat) -> None:
+    """Telegram took a message for the chat after all (an operator retried one): accept new ones again."""
+    Chat.objects.filter(pk=chat.pk).update(unreachable_reason="")
+    chat.unreachable_reason = ""
+
+
 def migrate_chat(*, chat: Chat, new_chat_id: int) -> bool:
     """Follow Telegram's move of a group to a supergroup; False if another account holds the new id."""
     if Chat.objects.filter(chat_id=new_chat_id).exclude(pk=chat.pk).exists():

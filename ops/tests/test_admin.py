@@ -6,9 +6,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from conftest import ALICE_CHAT, link
+from conftest import ALICE_CHAT, client_for, link
 from relay.models import Message
 from relay.splitting import split_message
+from relay.tests.helpers import MESSAGES_URL
 from telegram import services as telegram_services
 from telegram.models import LinkCode
 
@@ -49,6 +50,24 @@ def test_retry_now_sends_a_failed_message_and_resets_its_delivery(tg, alice, cha
     assert message.attempts == 0
     assert message.error == ""
     assert message.sent_at is not None
+
+
+def test_retry_now_reaches_a_chat_that_was_unblocked_and_it_takes_messages_again(tg, alice, chat, admin_client):
+    tg.block(ALICE_CHAT)
+    api = client_for(alice)
+    failed = api.post(MESSAGES_URL, {"text": "while blocked"}, format="json").json()
+    assert Message.objects.get(pk=failed["id"]).status == Message.Status.FAILED
+    assert api.post(MESSAGES_URL, {"text": "refused"}, format="json").json()["code"] == "chat_unreachable"
+
+    tg.unblock(ALICE_CHAT)
+    retry_now(admin_client, Message.objects.get(pk=failed["id"]))
+
+    assert Message.objects.get(pk=failed["id"]).status == Message.Status.SENT
+    assert api.post(MESSAGES_URL, {"text": "after"}, format="json").status_code == 202
+    assert [record["text"] for record in tg.sent(ALICE_CHAT)] == [
+        *split_message("Alice", "while blocked"),
+        *split_message("Alice", "after"),
+    ]
 
 
 def test_retry_now_resumes_after_the_parts_already_delivered(tg, alice, chat, admin_client):

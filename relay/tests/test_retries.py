@@ -1,5 +1,7 @@
 """Each failure Telegram can answer with, and what delivery does about it."""
 
+import os
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -7,6 +9,7 @@ from django.utils import timezone
 
 import telegram.client
 from conftest import ALICE_CHAT, link, make_due, run_sweep
+from relay import delivery
 from relay.delivery import backoff_seconds
 from relay.models import Message
 from relay.splitting import split_message
@@ -15,12 +18,6 @@ from telegram.client import BotClient
 from telegram.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def linked(alice, alice_api):
-    link(alice, ALICE_CHAT)
-    return alice_api
 
 
 @pytest.fixture
@@ -97,13 +94,13 @@ def test_backoff_is_jittered_inside_its_bounds(settings):
     ("kind", "error_part"),
     [("500", "500: Internal Server Error"), ("502", "502: Bad Gateway"), ("drop", "network: sendMessage")],
 )
-def test_transient_failure_keeps_the_message_queued_then_sends_it(tg, linked, settings, kind, error_part):
+def test_transient_failure_keeps_the_message_queued_then_sends_it(tg, alice_linked, settings, kind, error_part):
     settings.DELIVERY_BACKOFF_BASE_SECONDS = 100
     tg.add_fault(kind=kind)
 
-    body, before, after = post_timed(linked, "Hello")
+    body, before, after = post_timed(alice_linked, "Hello")
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "queued"
     assert message["attempts"] == 1
     assert error_part in message["error"]
@@ -115,7 +112,7 @@ def test_transient_failure_keeps_the_message_queued_then_sends_it(tg, linked, se
     make_due()
     run_sweep()
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "sent"
     assert message["sent_at"] is not None
     assert message["error"] == ""
@@ -123,21 +120,21 @@ def test_transient_failure_keeps_the_message_queued_then_sends_it(tg, linked, se
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
 
 
-def test_nothing_is_retried_before_its_time(tg, linked):
+def test_nothing_is_retried_before_its_time(tg, alice_linked):
     tg.add_fault(kind="500")
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
 
     run_sweep()
 
-    assert get_message(linked, body["id"])["status"] == "queued"
+    assert get_message(alice_linked, body["id"])["status"] == "queued"
     assert tg.request_counts()["counts"]["sendMessage"] == 1
 
 
-def test_backoff_grows_between_attempts(tg, linked, settings):
+def test_backoff_grows_between_attempts(tg, alice_linked, settings):
     settings.DELIVERY_BACKOFF_BASE_SECONDS = 100
     tg.add_fault(kind="500", times=2)
 
-    body, before, after = post_timed(linked, "Hello")
+    body, before, after = post_timed(alice_linked, "Hello")
     first_wait = stored(body["id"]).next_attempt_at
     assert before + timedelta(seconds=50) <= first_wait <= after + timedelta(seconds=100)
 
@@ -148,17 +145,17 @@ def test_backoff_grows_between_attempts(tg, linked, settings):
 
     make_due()
     run_sweep()
-    assert get_message(linked, body["id"])["status"] == "sent"
+    assert get_message(alice_linked, body["id"])["status"] == "sent"
     assert tg.request_counts()["counts"]["sendMessage"] == 3
 
 
-def test_answer_slower_than_the_client_timeout_is_retried(tg, linked, short_timeout, settings):
+def test_answer_slower_than_the_client_timeout_is_retried(tg, alice_linked, short_timeout, settings):
     settings.DELIVERY_BACKOFF_BASE_SECONDS = 100
     tg.add_fault(kind="slow", delay=2)
 
-    body, before, after = post_timed(linked, "Hello")
+    body, before, after = post_timed(alice_linked, "Hello")
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "queued"
     assert message["attempts"] == 1
     assert "timed out" in message["error"]
@@ -167,7 +164,7 @@ def test_answer_slower_than_the_client_timeout_is_retried(tg, linked, short_time
     make_due()
     run_sweep()
 
-    assert get_message(linked, body["id"])["status"] == "sent"
+    assert get_message(alice_linked, body["id"])["status"] == "sent"
     # Telegram has no idempotency key: the slow request was accepted in the
     # end, so the chat gets the text twice. Waiting for it also keeps it from
     # landing in the next test.
@@ -175,20 +172,20 @@ def test_answer_slower_than_the_client_timeout_is_retried(tg, linked, short_time
     assert texts(late) == [delivered_text("Alice", "Hello")] * 2
 
 
-def test_gives_up_after_the_maximum_attempts(tg, linked, settings):
+def test_gives_up_after_the_maximum_attempts(tg, alice_linked, settings):
     settings.DELIVERY_MAX_ATTEMPTS = 3
     tg.add_fault(kind="500", times=-1)
 
-    body = post_text(linked, "Hello")
-    assert get_message(linked, body["id"])["attempts"] == 1
+    body = post_text(alice_linked, "Hello")
+    assert get_message(alice_linked, body["id"])["attempts"] == 1
     make_due()
     run_sweep()
-    assert get_message(linked, body["id"])["attempts"] == 2
-    assert get_message(linked, body["id"])["status"] == "queued"
+    assert get_message(alice_linked, body["id"])["attempts"] == 2
+    assert get_message(alice_linked, body["id"])["status"] == "queued"
     make_due()
     run_sweep()
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "failed"
     assert message["attempts"] == 3
     assert message["error"].startswith("Gave up after 3 attempts")
@@ -205,12 +202,12 @@ def test_gives_up_after_the_maximum_attempts(tg, linked, settings):
 # -- 429 --------------------------------------------------------------------------
 
 
-def test_429_waits_exactly_retry_after_and_is_not_an_attempt(tg, linked):
+def test_429_waits_exactly_retry_after_and_is_not_an_attempt(tg, alice_linked):
     tg.add_fault(kind="429", retry_after=7)
 
-    body, before, after = post_timed(linked, "Hello")
+    body, before, after = post_timed(alice_linked, "Hello")
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "queued"
     assert message["attempts"] == 0
     assert "429" in message["error"]
@@ -223,32 +220,32 @@ def test_429_waits_exactly_retry_after_and_is_not_an_attempt(tg, linked):
 
     make_due()
     run_sweep()
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "sent"
     assert message["attempts"] == 0
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
 
 
-def test_429_retry_after_is_exact_with_a_frozen_clock(tg, linked, monkeypatch):
+def test_429_retry_after_is_exact_with_a_frozen_clock(tg, alice_linked, monkeypatch):
     frozen = timezone.now().replace(microsecond=0)
     monkeypatch.setattr("relay.delivery.timezone.now", lambda: frozen)
     tg.add_fault(kind="429", retry_after=7)
 
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
 
     assert stored(body["id"]).next_attempt_at == frozen + timedelta(seconds=7)
 
 
-def test_repeated_429s_never_use_up_the_attempts(tg, linked, settings):
+def test_repeated_429s_never_use_up_the_attempts(tg, alice_linked, settings):
     settings.DELIVERY_MAX_ATTEMPTS = 2
     tg.add_fault(kind="429", retry_after=1, times=4)
 
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
     for _ in range(4):
         make_due()
         run_sweep()
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "sent"
     assert message["attempts"] == 0
     assert tg.request_counts()["rate_limited"] == 4
@@ -273,27 +270,27 @@ def cut_off_by_not_found(tg, chat_id):
     ],
     ids=["403-blocked", "400-chat-not-found"],
 )
-def test_unreachable_chat_fails_its_messages_until_linked_again(tg, alice, linked, cut_off, reason):
+def test_unreachable_chat_fails_its_messages_until_linked_again(tg, alice, alice_linked, cut_off, reason):
     # The first message waits for a retry and the second waits behind it.
     tg.add_fault(kind="500")
-    first = post_text(linked, "first")
-    second = post_text(linked, "second")
-    assert get_message(linked, second["id"])["status"] == "queued"
+    first = post_text(alice_linked, "first")
+    second = post_text(alice_linked, "second")
+    assert get_message(alice_linked, second["id"])["status"] == "queued"
     cut_off(tg, ALICE_CHAT)
 
     make_due()
     run_sweep()
 
     for body in (first, second):
-        message = get_message(linked, body["id"])
+        message = get_message(alice_linked, body["id"])
         assert message["status"] == "failed"
         assert reason in message["error"]
         assert message["sent_at"] is None
-    chat = linked.get(LINK_URL).json()["chat"]
+    chat = alice_linked.get(LINK_URL).json()["chat"]
     assert reason in chat["unreachable_reason"]
     assert tg.sent() == []
 
-    refused = linked.post(MESSAGES_URL, {"text": "third"}, format="json")
+    refused = alice_linked.post(MESSAGES_URL, {"text": "third"}, format="json")
     assert refused.status_code == 409
     assert refused.json()["code"] == "chat_unreachable"
     assert reason in refused.json()["detail"]
@@ -301,25 +298,25 @@ def test_unreachable_chat_fails_its_messages_until_linked_again(tg, alice, linke
 
     tg.reset()
     link(alice, ALICE_CHAT)
-    assert linked.get(LINK_URL).json()["chat"]["unreachable_reason"] == ""
-    fourth = post_text(linked, "fourth")
+    assert alice_linked.get(LINK_URL).json()["chat"]["unreachable_reason"] == ""
+    fourth = post_text(alice_linked, "fourth")
 
-    assert get_message(linked, fourth["id"])["status"] == "sent"
+    assert get_message(alice_linked, fourth["id"])["status"] == "sent"
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "fourth")]
-    assert get_message(linked, first["id"])["status"] == "failed"
-    assert get_message(linked, second["id"])["status"] == "failed"
+    assert get_message(alice_linked, first["id"])["status"] == "failed"
+    assert get_message(alice_linked, second["id"])["status"] == "failed"
 
 
 @pytest.mark.parametrize(
     ("kind", "reason"),
     [("403", "Forbidden: bot was blocked by the user"), ("chat_not_found", "Bad Request: chat not found")],
 )
-def test_unreachable_answer_fails_at_once_without_retrying(tg, linked, kind, reason):
+def test_unreachable_answer_fails_at_once_without_retrying(tg, alice_linked, kind, reason):
     tg.add_fault(kind=kind)
 
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "failed"
     assert message["error"] == f"Telegram: {reason}"
     assert Chat.objects.get(chat_id=ALICE_CHAT).unreachable_reason == reason
@@ -332,44 +329,44 @@ def test_unreachable_answer_fails_at_once_without_retrying(tg, linked, kind, rea
 # -- migration --------------------------------------------------------------------
 
 
-def test_migrated_chat_moves_to_the_new_id_and_the_message_is_resent(tg, alice, linked):
+def test_migrated_chat_moves_to_the_new_id_and_the_message_is_resent(tg, alice, alice_linked):
     new_chat_id = -1009876543210123  # beyond 32 bits, as supergroup ids are
     tg.migrate(ALICE_CHAT, new_chat_id)
 
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "sent"
     assert message["attempts"] == 0
     assert tg.sent(chat_id=ALICE_CHAT) == []
     assert texts(tg.sent(chat_id=new_chat_id)) == [delivered_text("Alice", "Hello")]
-    assert linked.get(LINK_URL).json()["chat"]["chat_id"] == new_chat_id
+    assert alice_linked.get(LINK_URL).json()["chat"]["chat_id"] == new_chat_id
     assert Chat.objects.get(user=alice).chat_id == new_chat_id
 
-    post_text(linked, "Again")
+    post_text(alice_linked, "Again")
     assert texts(tg.sent(chat_id=new_chat_id))[-1] == delivered_text("Alice", "Again")
     # The move is remembered: the second message went straight to the new id.
     assert tg.request_counts()["counts"]["sendMessage"] == 3
 
 
-def test_migration_fault_is_followed_once(tg, linked):
+def test_migration_fault_is_followed_once(tg, alice_linked):
     new_chat_id = -1001234567890
     tg.add_fault(kind="migrate", migrate_to_chat_id=new_chat_id)
 
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
 
-    assert get_message(linked, body["id"])["status"] == "sent"
+    assert get_message(alice_linked, body["id"])["status"] == "sent"
     assert texts(tg.sent(chat_id=new_chat_id)) == [delivered_text("Alice", "Hello")]
 
 
-def test_migration_onto_a_chat_linked_to_another_account_fails_instead_of_crossing(tg, linked, bob):
+def test_migration_onto_a_chat_linked_to_another_account_fails_instead_of_crossing(tg, alice_linked, bob):
     new_chat_id = -1001234567890
     link(bob, new_chat_id)
     tg.migrate(ALICE_CHAT, new_chat_id)
 
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "failed"
     assert "another account" in message["error"]
     assert tg.sent(chat_id=new_chat_id) == []
@@ -379,7 +376,7 @@ def test_migration_onto_a_chat_linked_to_another_account_fails_instead_of_crossi
 # -- long texts -------------------------------------------------------------------
 
 
-def test_failed_part_is_resent_alone_after_the_parts_already_delivered(tg, linked, monkeypatch):
+def test_failed_part_is_resent_alone_after_the_parts_already_delivered(tg, alice_linked, monkeypatch):
     text = "\n".join(f"line {index} " + "x" * 60 for index in range(150))
     parts = split_message("Alice", text)
     assert len(parts) == 3
@@ -395,7 +392,7 @@ def test_failed_part_is_resent_alone_after_the_parts_already_delivered(tg, linke
 
     monkeypatch.setattr(BotClient, "send_message", break_after_first_part)
 
-    body = post_text(linked, text)
+    body = post_text(alice_linked, text)
 
     row = stored(body["id"])
     assert row.status == Message.Status.QUEUED
@@ -406,13 +403,13 @@ def test_failed_part_is_resent_alone_after_the_parts_already_delivered(tg, linke
     make_due()
     run_sweep()
 
-    assert get_message(linked, body["id"])["status"] == "sent"
+    assert get_message(alice_linked, body["id"])["status"] == "sent"
     sent = tg.sent(chat_id=ALICE_CHAT)
     assert texts(sent) == parts
     assert stored(body["id"]).telegram_message_ids == [record["message_id"] for record in sent]
 
 
-def test_unreachable_chat_in_the_middle_of_a_long_text_fails_it(tg, linked, monkeypatch):
+def test_unreachable_chat_in_the_middle_of_a_long_text_fails_it(tg, alice_linked, monkeypatch):
     text = "\n".join(f"line {index} " + "x" * 60 for index in range(150))
     send_message = BotClient.send_message
 
@@ -423,9 +420,9 @@ def test_unreachable_chat_in_the_middle_of_a_long_text_fails_it(tg, linked, monk
 
     monkeypatch.setattr(BotClient, "send_message", block_after_first_part)
 
-    body = post_text(linked, text)
+    body = post_text(alice_linked, text)
 
-    message = get_message(linked, body["id"])
+    message = get_message(alice_linked, body["id"])
     assert message["status"] == "failed"
     assert "blocked" in message["error"]
     assert len(tg.sent(chat_id=ALICE_CHAT)) == 1
@@ -434,22 +431,22 @@ def test_unreachable_chat_in_the_middle_of_a_long_text_fails_it(tg, linked, monk
 # -- a dispatch that never ran ----------------------------------------------------
 
 
-def test_message_whose_dispatch_failed_is_delivered_by_the_sweep(tg, linked, monkeypatch, caplog):
+def test_message_whose_dispatch_failed_is_delivered_by_the_sweep(tg, alice_linked, monkeypatch, caplog):
     def queue_down(chat_pk):
         raise ConnectionError("queue unavailable")
 
     monkeypatch.setattr("relay.services.deliver_chat_task", queue_down)
 
-    body = post_text(linked, "Hello")
+    body = post_text(alice_linked, "Hello")
 
     assert body["status"] == "queued"
-    assert get_message(linked, body["id"])["status"] == "queued"
+    assert get_message(alice_linked, body["id"])["status"] == "queued"
     assert tg.sent() == []
     assert "the sweep will retry" in caplog.text
 
     run_sweep()
 
-    assert get_message(linked, body["id"])["status"] == "sent"
+    assert get_message(alice_linked, body["id"])["status"] == "sent"
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
 
 
@@ -481,6 +478,39 @@ def test_chat_left_leased_by_a_dead_worker_is_delivered_once_the_lease_expires(t
     assert get_message(alice_api, message.pk)["status"] == "sent"
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
     assert Chat.objects.get(pk=chat.pk).lease_token == ""
+
+
+def lease_of(pid: int) -> str:
+    """A lease as a delivery process of this machine with that pid writes it."""
+    return f"{delivery._HOST}:{pid}:aaaaaa:bbbbbb"
+
+
+def test_chat_left_leased_by_a_dead_process_of_this_machine_is_taken_over_at_the_next_sweep(tg, alice, alice_api):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    chat = link(alice, ALICE_CHAT)
+    Chat.objects.filter(pk=chat.pk).update(
+        lease_token=lease_of(gone.pid), lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
+    message = Message.objects.create(user=alice, chat=chat, text="Hello")
+
+    run_sweep()
+
+    assert get_message(alice_api, message.pk)["status"] == "sent"
+    assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
+
+
+def test_chat_leased_by_a_live_process_of_this_machine_is_left_to_it(tg, alice, alice_api):
+    chat = link(alice, ALICE_CHAT)
+    Chat.objects.filter(pk=chat.pk).update(
+        lease_token=lease_of(os.getppid()), lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
+    message = Message.objects.create(user=alice, chat=chat, text="Hello")
+
+    run_sweep()
+
+    assert tg.sent() == []
+    assert get_message(alice_api, message.pk)["status"] == "queued"
 
 
 def test_queued_message_without_a_chat_is_failed_by_the_sweep(tg, alice, alice_api):
