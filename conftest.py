@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -29,16 +30,23 @@ def tg(fake_telegram_server: FakeTelegram, settings) -> FakeTelegram:
     """The simulated Telegram, emptied, with the app pointed at it."""
     fake_telegram_server.reset()
     settings.TELEGRAM_API_URL = fake_telegram_server.url
-    cache.clear()
     return fake_telegram_server
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache() -> None:
+def _clear_cache(request) -> None:
     from huey.contrib.djhuey import HUEY
 
+    # Without Redis the shared cache is a table: emptied once the test has its database,
+    # and left alone by a test without one.
+    uses_database = bool(request.node.get_closest_marker("django_db"))
+    for fixture in ("transactional_db", "db"):
+        if not uses_database and fixture in request.fixturenames:
+            request.getfixturevalue(fixture)
+            uses_database = True
     for each in caches.all():
-        each.clear()
+        if uses_database or not isinstance(each, DatabaseCache):
+            each.clear()
     # The in-memory queue of immediate mode keeps what was scheduled for later.
     HUEY.flush()
 

@@ -5,10 +5,11 @@ Basic, the cabinet's login form) calls check_login_allowed() before it runs
 the password hasher, and reports the outcome with record_login_failure() or
 record_login_success(). A refused attempt costs no hash and counts nothing.
 
-The counts live in Django's cache (Redis when REDIS_URL is set, so every web
-process sees the same counts), one counter per tenth of the window, so each
-failure counts for at least the window and at most a tenth longer, and
-counting stays one atomic increment.
+The counts live in Django's shared cache (Redis when REDIS_URL is set, else a
+table in the database), so every web process sees the same counts; one
+counter per tenth of the window, so each failure counts for at least the
+window and at most a tenth longer, and counting stays one increment (atomic
+in Redis; in the table, two failures at the same instant may count once).
 
 A successful login clears its username's count, not its address's: one
 address trying many usernames stays limited however many of them it knows.

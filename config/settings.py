@@ -152,8 +152,11 @@ if REDIS_URL:
         "consumer": {"workers": envint("WORKER_THREADS", 4), "worker_type": "thread"},
     }
 else:
+    # A table in the database, so every web process counts failed logins and
+    # throttled requests together (process memory would give each its own
+    # count); `migrate` creates it (ops/apps.py).
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "tgrelay_cache"},
         "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local", **LOCAL_CACHE},
     }
     HUEY = {

@@ -13,7 +13,7 @@ from functools import cache as memoize
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
-from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate, RedisBucket
+from pyrate_limiter import InMemoryBucket, Limiter, Rate, RedisBucket
 
 from telegram.models import Chat
 
@@ -24,21 +24,20 @@ GLOBAL_FLOOD_WINDOW_SECONDS = 2
 
 @memoize
 def _limiter() -> Limiter:
-    # The second also divided in tenths: sends spread over the second
-    # rather than leaving in one burst, so delays on the way cannot crowd
-    # two bursts into one of Telegram's one-second windows.
-    per_tenth = max(math.ceil(settings.DELIVERY_GLOBAL_RATE / 10), 1)
-    rates = [Rate(per_tenth, 100), Rate(settings.DELIVERY_GLOBAL_RATE, Duration.SECOND)]
+    # One send every 1/rate of a second, evenly: sends that left in a burst
+    # at the start of each second could, with delays on the way, crowd two
+    # bursts into one of Telegram's one-second windows.
+    rates = [Rate(1, math.ceil(1000 / settings.DELIVERY_GLOBAL_RATE))]
     if settings.REDIS_URL:
         import redis
 
         bucket = RedisBucket.init(rates, redis.Redis.from_url(settings.REDIS_URL), "tgrelay:telegram-sends")
     else:
         bucket = InMemoryBucket(rates)
-    # A waiting send sleeps until a place frees, plus this margin. The
-    # default margin (50 ms) is half a tenth-of-a-second window: it held
-    # sends to about 80% of the rate (docs/benchmarks.md).
-    return Limiter(bucket, buffer_ms=5)
+    # A waiting send sleeps until its place is free, plus this margin:
+    # pyrate-limiter's default of 50 ms, on a spacing of 40 ms, held sends
+    # to about 80% of the rate (docs/benchmarks.md).
+    return Limiter(bucket, buffer_ms=0)
 
 
 def acquire_send_slot(timeout: float = 5.0) -> bool:

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
 from accounts.models import User
 from telegram.client import TelegramError, get_bot
@@ -14,14 +14,15 @@ def bot_username() -> str | None:
     """The bot's @username for deep links, from settings or a cached getMe."""
     if settings.TELEGRAM_BOT_USERNAME:
         return settings.TELEGRAM_BOT_USERNAME
+    # Each process asks once an hour; the answer needs no sharing.
     key = f"telegram:bot-username:{settings.TELEGRAM_API_URL}"
-    username = cache.get(key)
+    username = caches["local"].get(key)
     if username is None:
         try:
             username = get_bot().get_me().get("username")
         except TelegramError:
             return None
-        cache.set(key, username, 3600)
+        caches["local"].set(key, username, 3600)
     return username
 
 
