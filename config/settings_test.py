@@ -27,3 +27,9 @@ MESSAGES_PER_MINUTE = 10_000
 PROMETHEUS_MULTIPROC_DIR = Path(tempfile.mkdtemp(prefix="tgrelay-test-metrics-"))
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 atexit.register(shutil.rmtree, PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file rather than memory: the browser tests' live server answers from
+    # several threads, and an in-memory database is one connection they share.
+    _test_db_dir = Path(tempfile.mkdtemp(prefix="tgrelay-test-db-"))
+    DATABASES["default"]["TEST"] = {"NAME": str(_test_db_dir / "test.sqlite3")}  # noqa: F405
+    atexit.register(shutil.rmtree, _test_db_dir, ignore_errors=True)

@@ -11,6 +11,7 @@ import os
 import random
 import secrets
 import socket
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -169,7 +170,14 @@ def _has_due(chat_pk: int) -> bool:
 
 def _deliver_claimed(chat_pk: int, token: str) -> datetime | None:
     sends = 0
-    while _renew(chat_pk, token):
+    held_since = time.monotonic()
+    while True:
+        # The lease is renewed once half of it has gone by; until then it
+        # cannot have expired, so it is still ours without asking.
+        if time.monotonic() - held_since > settings.DELIVERY_LEASE_SECONDS / 2:
+            if not _renew(chat_pk, token):
+                return None
+            held_since = time.monotonic()
         message = (
             Message.objects.select_related("chat", "user")
             .filter(chat_id=chat_pk, status=Message.Status.QUEUED)
@@ -195,7 +203,6 @@ def _deliver_claimed(chat_pk: int, token: str) -> datetime | None:
         sends += 1
         if retry_at is not None:
             return retry_at
-    return None
 
 
 def _send_next_part(message: Message) -> datetime | None:
