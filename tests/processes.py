@@ -39,6 +39,14 @@ def wait_until(check, timeout: float = 30, what: str = "condition"):
     raise AssertionError(f"gave up waiting for {what}")
 
 
+def answers(client: httpx.Client, path: str) -> bool:
+    """Whether the server behind `client` answers `path` with 200 yet."""
+    try:
+        return client.get(path).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def service_env(data_dir: Path, *, backends: bool = False, **overrides: str) -> dict[str, str]:
     """The environment of a fresh installation with its data in `data_dir`.
 
@@ -113,10 +121,7 @@ class SimulatedTelegram:
         self.http = httpx.Client(base_url=self.url, timeout=70)
 
     def up(self) -> bool:
-        try:
-            return self.http.get("/_control/faults").status_code == 200
-        except httpx.TransportError:
-            return False
+        return answers(self.http, "/_control/faults")
 
     def say(self, user_id: int, text: str, language_code: str = "ru") -> None:
         body = {"text": text, "first_name": "Tester", "language_code": language_code}

@@ -43,7 +43,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import HEADER, Processes, SimulatedTelegram, free_port, service_env, wait_until
+from tests.processes import HEADER, Processes, SimulatedTelegram, answers, free_port, service_env, wait_until
 
 TOKEN = "100002:token-of-the-crash-tests"
 LEASE_SECONDS = 600
@@ -111,10 +111,7 @@ class Relay:
         self.processes.start("worker", "manage.py", "run_huey")
 
     def _web_up(self) -> bool:
-        try:
-            return self.api.get("/").status_code == 200
-        except httpx.TransportError:
-            return False
+        return answers(self.api, "/")
 
     # -- as a user of the API -------------------------------------------------
 

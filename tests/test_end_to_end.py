@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import HEADER, ROOT, SimulatedTelegram, free_port, service_env, wait_until
+from tests.processes import HEADER, ROOT, SimulatedTelegram, answers, free_port, service_env, wait_until
 
 
 class Service:
@@ -43,10 +43,7 @@ class Service:
     def _up(self) -> bool:
         if self.process.poll() is not None:
             raise AssertionError(f"the service exited early:\n{self.log.read_text()}")
-        try:
-            return self.api.get("/").status_code == 200
-        except httpx.TransportError:
-            return False
+        return answers(self.api, "/")
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)

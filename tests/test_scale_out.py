@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import ROOT, free_port, wait_until
+from tests.processes import ROOT, answers, free_port, wait_until
 
 CHATS = 100
 PER_CHAT = 5
@@ -71,7 +71,7 @@ def stack(tmp_path: Path) -> Iterator[dict]:
     try:
         start("fakegram", sys.executable, "-m", "fakegram", "--port", str(tg_port))
         control = httpx.Client(base_url=f"http://127.0.0.1:{tg_port}", timeout=200)
-        wait_until(lambda: _answers(control, "/_control/requests"), what="the simulated Telegram")
+        wait_until(lambda: answers(control, "/_control/requests"), what="the simulated Telegram")
         control.post("/_control/limits", json={"per_chat_per_second": 1, "global_per_second": 30}).raise_for_status()
 
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
@@ -89,7 +89,7 @@ def stack(tmp_path: Path) -> Iterator[dict]:
         start("web", sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{web_port}",
               "--workers", "2", "--threads", "4", "--no-control-socket")  # fmt: skip
         api = httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=30)
-        wait_until(lambda: _answers(api, "/"), what="the web server")
+        wait_until(lambda: answers(api, "/"), what="the web server")
         workers = [start(f"worker{number}", sys.executable, "manage.py", "run_huey") for number in (1, 2)]
         yield {"api": api, "control": control, "tokens": tokens, "logs": tmp_path, "workers": workers}
     finally:
@@ -100,13 +100,6 @@ def stack(tmp_path: Path) -> Iterator[dict]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def _answers(client: httpx.Client, path: str) -> bool:
-    try:
-        return client.get(path).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_burst_is_delivered_completely_in_order_once_and_without_429(stack: dict) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import Processes, free_port, service_env, wait_until
+from tests.processes import Processes, answers, free_port, service_env, wait_until
 
 PASSWORD = "correct horse battery"
 
@@ -35,14 +35,8 @@ def web(tmp_path: Path) -> Iterator[httpx.Client]:
     # A new connection for every request, so the attempts spread over the workers.
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Connection": "close"}, timeout=10)
 
-    def up() -> bool:
-        try:
-            return processes.alive("web") and client.get("/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_until(up, what="the web server")
+        wait_until(lambda: processes.alive("web") and answers(client, "/healthz"), what="the web server")
         yield client
     finally:
         client.close()
