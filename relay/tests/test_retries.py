@@ -461,12 +461,15 @@ def test_stored_message_that_was_never_dispatched_is_delivered_by_the_sweep(tg, 
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
 
 
+def queued_behind_a_lease(user, token: str) -> tuple[Chat, Message]:
+    """The user's chat, held for five more minutes under `token`, and a message waiting for it."""
+    chat = link(user, ALICE_CHAT)
+    Chat.objects.filter(pk=chat.pk).update(lease_token=token, lease_expires_at=timezone.now() + timedelta(minutes=5))
+    return chat, Message.objects.create(user=user, chat=chat, text="Hello")
+
+
 def test_chat_left_leased_by_a_dead_worker_is_delivered_once_the_lease_expires(tg, alice, alice_api):
-    chat = link(alice, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(
-        lease_token="dead-worker", lease_expires_at=timezone.now() + timedelta(minutes=5)
-    )
-    message = Message.objects.create(user=alice, chat=chat, text="Hello")
+    chat, message = queued_behind_a_lease(alice, "dead-worker")
 
     run_sweep()
     assert tg.sent() == []
@@ -488,11 +491,7 @@ def lease_of(pid: int) -> str:
 def test_chat_left_leased_by_a_dead_process_of_this_machine_is_taken_over_at_the_next_sweep(tg, alice, alice_api):
     gone = subprocess.Popen(["true"])
     gone.wait()
-    chat = link(alice, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(
-        lease_token=lease_of(gone.pid), lease_expires_at=timezone.now() + timedelta(minutes=5)
-    )
-    message = Message.objects.create(user=alice, chat=chat, text="Hello")
+    _, message = queued_behind_a_lease(alice, lease_of(gone.pid))
 
     run_sweep()
 
@@ -501,11 +500,7 @@ def test_chat_left_leased_by_a_dead_process_of_this_machine_is_taken_over_at_the
 
 
 def test_chat_leased_by_a_live_process_of_this_machine_is_left_to_it(tg, alice, alice_api):
-    chat = link(alice, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(
-        lease_token=lease_of(os.getppid()), lease_expires_at=timezone.now() + timedelta(minutes=5)
-    )
-    message = Message.objects.create(user=alice, chat=chat, text="Hello")
+    _, message = queued_behind_a_lease(alice, lease_of(os.getppid()))
 
     run_sweep()
 
