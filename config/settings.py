@@ -136,14 +136,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# Each process's own memory, for what needs no sharing to be correct: the
-# verified HTTP Basic credentials, and when a token's last use was noted.
-LOCAL_CACHE = {"OPTIONS": {"MAX_ENTRIES": 10_000}}
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
-        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local", **LOCAL_CACHE},
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     HUEY = {
         "huey_class": "huey.RedisHuey",
         "name": os.environ.get("QUEUE_NAME", "tgrelay"),
@@ -155,10 +149,7 @@ else:
     # A table in the database, so every web process counts failed logins and
     # throttled requests together (process memory would give each its own
     # count); `migrate` creates it (ops/apps.py).
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "tgrelay_cache"},
-        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local", **LOCAL_CACHE},
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "tgrelay_cache"}}
     HUEY = {
         "huey_class": "config.queue.SqliteQueue",
         "name": "tgrelay",
@@ -174,6 +165,14 @@ else:
             "max_delay": 0.25,
         },
     }
+
+# Each process's own memory, for what needs no sharing to be correct: the
+# verified HTTP Basic credentials, when a token's last use was noted, the bot's username.
+CACHES["local"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "local",
+    "OPTIONS": {"MAX_ENTRIES": 10_000},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
