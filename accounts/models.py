@@ -12,6 +12,8 @@ class User(AbstractUser):
     """An account; `name` is how the bot addresses its owner."""
 
     name = models.CharField(max_length=150)
+    # An IANA zone name for the cabinet's times; blank follows the browser's zone.
+    time_zone = models.CharField(max_length=64, blank=True)
 
     objects = CaseInsensitiveUserManager()
 
