@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class CaseInsensitiveUserManager(UserManager):
@@ -36,3 +37,20 @@ class ApiTokenLabel(models.Model):
 
     def __str__(self) -> str:
         return self.name or "API token"
+
+
+class PasswordResetToken(models.Model):
+    """A one-time link to choose a new password, sent to the account's Telegram chat.
+
+    Only an HMAC of the token is stored; redeeming it is a conditional UPDATE
+    of `used_at`, so of two concurrent uses one wins.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_reset_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"password reset {self.pk} of {self.user_id}"
