@@ -12,6 +12,10 @@ tests inject user messages, script faults and read what was sent:
     tg.wait_sent(1)
     tg.stop()
 
+A user blocking the bot (user_blocks_bot) both makes sends to them answer 403 and
+queues a my_chat_member update, as Telegram does; chats/<id>/block only does the
+former, like a block the bot was never told about.
+
 All state lives in memory behind one lock. A Condition on that lock wakes long polls,
 wait_sent and the webhook sender whenever something changes.
 """
@@ -46,8 +50,8 @@ WEBHOOK_TIMEOUT = 5
 FAULT_KINDS = frozenset({"429", "500", "502", "drop", "slow", "403", "chat_not_found", "migrate"})
 FAULT_FIELDS = frozenset({"method", "chat_id", "kind", "times", "retry_after", "delay", "migrate_to_chat_id"})
 PARSE_MODES = {"html": "HTML", "markdown": "Markdown", "markdownv2": "MarkdownV2"}
-# Telegram leaves these out unless allowed_updates names them.
-OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+# Left out unless allowed_updates names them (TELEGRAM.md: my_chat_member too).
+OPT_IN_UPDATES = frozenset({"chat_member", "my_chat_member", "message_reaction", "message_reaction_count"})
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
@@ -266,6 +270,42 @@ class FakeTelegram:
                 message["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
             self._users[user_id] = {key: value for key, value in chat.items() if key != "type"}
             return self._push({"message": message}), message["message_id"]
+
+    def user_blocks_bot(self, user_id: int) -> int | None:
+        """The user blocks the bot: sends answer 403, and a my_chat_member update says `kicked`.
+
+        Returns the update_id, or None when the bot was blocked already (Telegram reports changes only).
+        """
+        return self._membership(user_id, blocked=True)
+
+    def user_unblocks_bot(self, user_id: int) -> int | None:
+        """The user unblocks (restarts) the bot: sends work again, and my_chat_member says `member`."""
+        return self._membership(user_id, blocked=False)
+
+    def _membership(self, user_id: Any, *, blocked: bool) -> int | None:
+        if not _is_int(user_id) or user_id <= 0:
+            raise BadInput("user_id must be a positive integer")
+        with self._lock:
+            if (user_id in self._blocked) == blocked:
+                return None
+            if blocked:
+                self._blocked.add(user_id)
+            else:
+                self._blocked.discard(user_id)
+            user = self._users.get(user_id, {"id": user_id, "first_name": "Alice"})
+            sender = {"id": user_id, "is_bot": False, **{k: v for k, v in user.items() if k != "id"}}
+            bot = self._bot_user()
+            was, now = ({"status": "member", "user": bot}, {"status": "kicked", "user": bot, "until_date": 0})
+            if not blocked:
+                was, now = now, was
+            change = {
+                "chat": {**user, "type": "private"},
+                "from": sender,
+                "date": int(time.time()),
+                "old_chat_member": was,
+                "new_chat_member": now,
+            }
+            return self._push({"my_chat_member": change})
 
     def _push(self, update: dict) -> int:
         update_id = update.pop("update_id", None)
@@ -740,6 +780,11 @@ class FakeTelegram:
                     language_code=fields.get("language_code", "ru"),
                 )
                 return {"update_id": update_id, "message_id": message_id}
+            case "POST", ["users", user_id, ("block" | "unblock") as action]:
+                _object(body, set())
+                user = _int_arg(user_id, "user id")
+                change = self.user_blocks_bot if action == "block" else self.user_unblocks_bot
+                return {"update_id": change(user)}
             case "GET", ["sent"]:
                 return {"messages": self.sent(_query_chat_id(query))}
             case "GET", ["wait_sent"]:

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from telegram import services
+from telegram import selectors, services
 from telegram.client import TelegramError, get_bot
 from telegram.models import Chat, ProcessedUpdate
 from telegram.texts import text
@@ -20,7 +20,7 @@ ID_LIMIT = 2**63
 
 
 def handle_update(update: Any) -> None:
-    """Act on one update; anything that is not a private text message is ignored.
+    """Act on one update: a private text message, or the user blocking or restarting the bot; the rest is ignored.
 
     The update is recorded as handled in the same transaction as what it
     changes: one that fails half way is handled in full when Telegram
@@ -42,6 +42,9 @@ def handle_update(update: Any) -> None:
 
 def _answer(update: dict) -> tuple[int, str] | None:
     """Act on a private text message; returns the chat and the bot's reply."""
+    if "my_chat_member" in update:
+        _membership_changed(update["my_chat_member"])
+        return None
     message = update.get("message")
     if not isinstance(message, dict):
         return None
@@ -56,12 +59,33 @@ def _answer(update: dict) -> tuple[int, str] | None:
         first_name=_string(sender.get("first_name"), Chat._meta.get_field("first_name").max_length),
         language_code=_string(sender.get("language_code"), Chat._meta.get_field("language_code").max_length),
     )
-    return who.chat_id, _respond(who, _string(body).strip())
+    reply = _respond(who, _string(body).strip())
+    return None if reply is None else (who.chat_id, reply)
 
 
-def _respond(who: services.TelegramUser, body: str) -> str:
+def _membership_changed(change: Any) -> None:
+    """In a private chat, `kicked` is the user blocking the bot and `member` the user restarting it."""
+    if not isinstance(change, dict):
+        return
+    chat, member = change.get("chat"), change.get("new_chat_member")
+    if not (isinstance(chat, dict) and isinstance(member, dict)):
+        return
+    if chat.get("type") != "private" or not _is_id(chat.get("id")):
+        return
+    status = member.get("status")
+    if status == "kicked" and services.mark_blocked(chat_id=chat["id"]):
+        logger.info("chat %s blocked the bot", chat["id"], extra={"chat": chat["id"]})
+    elif status == "member" and services.mark_unblocked(chat_id=chat["id"]):
+        logger.info("chat %s restarted the bot", chat["id"], extra={"chat": chat["id"]})
+
+
+def _respond(who: services.TelegramUser, body: str) -> str | None:
     command, _, argument = body.partition(" ")
-    command = command.split("@", 1)[0].lower()
+    command, _, addressee = command.partition("@")
+    if command.startswith("/") and addressee and not _addressed_to_us(addressee):
+        # `/start@OtherBot <code>` (pasted, or in a chat with several bots) is not ours.
+        return None
+    command = command.lower()
     argument = argument.strip()
     if command == "/start" and argument:
         return _link(who, argument)
@@ -85,6 +109,14 @@ def _link(who: services.TelegramUser, code: str) -> str:
     except services.CodeInvalid:
         return text(who.language_code, "code_invalid")
     return text(who.language_code, "linked", name=chat.user.name, username=chat.user.username)
+
+
+def _addressed_to_us(addressee: str) -> bool:
+    username = selectors.bot_username()
+    if not username:
+        # Until getMe answers we cannot tell; failing lets the update be tried again.
+        raise TelegramError("getMe did not answer: cannot tell which bot a command is addressed to")
+    return addressee.lower() == username.lower()
 
 
 def _first_time(update_id: int) -> bool:

@@ -11,6 +11,11 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+# The updates the bot acts on: text messages, and changes of its own
+# membership (a user blocking or restarting it), which Telegram sends only
+# when asked for.
+ALLOWED_UPDATES = ["message", "my_chat_member"]
+
 
 @dataclass
 class TelegramError(Exception):
@@ -91,13 +96,13 @@ class BotClient:
         )
 
     def get_updates(self, offset: int | None, timeout: int = 30) -> list[dict]:
-        params = {"timeout": timeout, "allowed_updates": ["message"]}
+        params = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
         if offset is not None:
             params["offset"] = offset
         return self.call("getUpdates", params, timeout=timeout + self._timeout)
 
     def set_webhook(self, url: str, secret_token: str) -> bool:
-        return self.call("setWebhook", {"url": url, "secret_token": secret_token, "allowed_updates": ["message"]})
+        return self.call("setWebhook", {"url": url, "secret_token": secret_token, "allowed_updates": ALLOWED_UPDATES})
 
     def delete_webhook(self) -> bool:
         return self.call("deleteWebhook")

@@ -154,6 +154,23 @@ def mark_reachable(*, chat: Chat) -> None:
     chat.unreachable_reason = ""
 
 
+# What Telegram answers a send to a user who blocked the bot; the API's 409 then reads alike either way.
+BLOCKED_REASON = "Forbidden: bot was blocked by the user"
+
+
+def mark_blocked(*, chat_id: int) -> bool:
+    """The user blocked the bot (my_chat_member `kicked`): refuse new messages for the chat at once.
+
+    False if no account has the chat. Messages already queued meet Telegram's 403 and fail then.
+    """
+    return Chat.objects.filter(chat_id=chat_id).update(unreachable_reason=BLOCKED_REASON) == 1
+
+
+def mark_unblocked(*, chat_id: int) -> bool:
+    """The user restarted the bot (my_chat_member `member`): the chat accepts messages again."""
+    return Chat.objects.filter(chat_id=chat_id).exclude(unreachable_reason="").update(unreachable_reason="") == 1
+
+
 def migrate_chat(*, chat: Chat, new_chat_id: int) -> bool:
     """Follow Telegram's move of a group to a supergroup; False if another account holds the new id."""
     if Chat.objects.filter(chat_id=new_chat_id).exclude(pk=chat.pk).exists():

@@ -474,6 +474,60 @@ def test_blocked_chat_is_forbidden_until_unblocked(tg, http):
     assert send(http, tg, chat_id=5).status_code == 200
 
 
+def poll_for(http: httpx.Client, tg: FakeTelegram, allowed: list[str]) -> list[dict]:
+    return http.post(bot(tg, "getUpdates"), json={"allowed_updates": allowed}).json()["result"]
+
+
+def test_a_user_blocking_the_bot_is_reported_only_when_asked_for(tg, http):
+    tg.user_says(5, "hi", first_name="Eve", username="eve")
+    poll_for(http, tg, ["message"])
+    http.post(control(tg, "users/5/block")).raise_for_status()
+    unasked = send(http, tg, chat_id=5)
+    http.post(control(tg, "users/5/unblock")).raise_for_status()
+    assert [list(u)[1] for u in poll_for(http, tg, ["message", "my_chat_member"])] == ["message"]
+
+    blocked = http.post(control(tg, "users/5/block")).json()
+    again = http.post(control(tg, "users/5/block")).json()
+    refused = send(http, tg, chat_id=5)
+    restarted = http.post(control(tg, "users/5/unblock")).json()
+    accepted = send(http, tg, chat_id=5)
+
+    updates = [u for u in poll_for(http, tg, ["message", "my_chat_member"]) if "my_chat_member" in u]
+    assert [u["update_id"] for u in updates] == [blocked["update_id"], restarted["update_id"]]
+    # Telegram reports a change only: blocking twice is one update.
+    assert again == {"update_id": None}
+    assert unasked.status_code == refused.status_code == 403
+    kicked, member = (u["my_chat_member"] for u in updates)
+    assert kicked["chat"] == {"id": 5, "first_name": "Eve", "username": "eve", "type": "private"}
+    assert kicked["from"] == {"id": 5, "is_bot": False, "first_name": "Eve", "username": "eve"}
+    assert isinstance(kicked["date"], int)
+    assert kicked["old_chat_member"]["status"] == "member"
+    assert kicked["new_chat_member"] == {"status": "kicked", "user": tg._bot_user(), "until_date": 0}
+    assert member["old_chat_member"]["status"] == "kicked"
+    assert member["new_chat_member"] == {"status": "member", "user": tg._bot_user()}
+    assert refused.json() == error(403, "Forbidden: bot was blocked by the user")
+    assert accepted.status_code == 200
+
+
+def test_a_user_blocking_the_bot_is_not_sent_by_default(tg, http):
+    tg.user_blocks_bot(5)
+    tg.user_says(5, "hi")
+
+    updates = http.get(bot(tg, "getUpdates")).json()["result"]
+
+    assert [list(u)[1] for u in updates] == ["message"]
+
+
+def test_a_webhook_asked_for_my_chat_member_receives_it(tg, http, receiver):
+    http.post(bot(tg, "setWebhook"), json={"url": receiver.url, "allowed_updates": ["message", "my_chat_member"]})
+
+    update_id = tg.user_blocks_bot(5)
+
+    call = receiver.calls.get(timeout=5)
+    assert call.update["update_id"] == update_id
+    assert call.update["my_chat_member"]["new_chat_member"]["status"] == "kicked"
+
+
 def test_chat_not_found_persists(tg, http):
     http.post(control(tg, "chats/5/not_found"))
 
@@ -665,6 +719,9 @@ def test_reset_forgets_everything_but_keeps_update_ids_growing(tg, http, receive
         ("POST", "users/5/messages", {"text": "hi", "first_name": 3}),
         ("POST", "chats/5/migrate", {"to": "elsewhere"}),
         ("POST", "chats/five/block", None),
+        ("POST", "users/five/block", None),
+        ("POST", "users/0/unblock", None),
+        ("POST", "users/5/block", {"reason": "spam"}),
         ("GET", "wait_sent?count=many", None),
         ("GET", "sent?chat_id=x", None),
     ],
