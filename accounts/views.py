@@ -44,7 +44,9 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=RegisterInput, responses={201: UserOutput}, auth=[], tags=["auth"])
+    @extend_schema(
+        request=RegisterInput, responses={201: UserOutput}, auth=[], tags=["auth"], summary="Create an account"
+    )
     def post(self, request):
         return _register(request, RegisterInput)
 
@@ -97,7 +99,13 @@ class SignupCompatApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=SignupInput, responses={201: UserOutput}, auth=[], tags=["assignment routes"])
+    @extend_schema(
+        request=SignupInput,
+        responses={201: UserOutput},
+        auth=[],
+        tags=["assignment routes"],
+        summary="Create an account (original route)",
+    )
     def post(self, request):
         return _register(request, SignupInput)
 
@@ -111,7 +119,11 @@ class LoginCompatApi(APIView):
     throttle_scope = "login"
 
     @extend_schema(
-        request=LoginInput, responses={200: TokenOutput, 401: ErrorOutput}, auth=[], tags=["assignment routes"]
+        request=LoginInput,
+        responses={200: TokenOutput, 401: ErrorOutput},
+        auth=[],
+        tags=["assignment routes"],
+        summary="Log in for an API token (original route)",
     )
     def post(self, request):
         issued = _log_in(request)

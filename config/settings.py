@@ -250,7 +250,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # The sidecar's bundle, served by config/docs.py without its one CDN address.
+    "REDOC_DIST": "/docs/redoc",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -90,6 +90,7 @@ class SentCompatApi(APIView):
         request=SentCompatInput,
         responses={202: SentCompatOutput, 409: ErrorOutput},
         tags=["assignment routes"],
+        summary="Send a message to your Telegram chat (original route)",
         description=QUOTA_DESCRIPTION,
         parameters=[IDEMPOTENCY_HEADER],
     )
@@ -101,6 +102,8 @@ class SentCompatApi(APIView):
             return accepted
         return Response(SentCompatOutput(accepted).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses=SentCompatOutput(many=True), tags=["assignment routes"])
+    @extend_schema(
+        responses=SentCompatOutput(many=True), tags=["assignment routes"], summary="Your messages (original route)"
+    )
     def get(self, request):
         return Response(SentCompatOutput(selectors.messages_for_user(user=request.user), many=True).data)

@@ -79,7 +79,12 @@ class VerifyCompatApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "verify"
 
-    @extend_schema(request=VerifyCompatInput, responses={200: LinkStatusOutput}, tags=["assignment routes"])
+    @extend_schema(
+        request=VerifyCompatInput,
+        responses={200: LinkStatusOutput},
+        tags=["assignment routes"],
+        summary="Link the chat that received this verification code (original route)",
+    )
     def patch(self, request):
         data = VerifyCompatInput(data=request.data)
         data.is_valid(raise_exception=True)
