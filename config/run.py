@@ -23,6 +23,8 @@ def main() -> int:
     python = sys.executable
     processes: dict[str, subprocess.Popen] = {}
     env["PROMETHEUS_MULTIPROC_DIR"] = str(_empty_metrics_dir(env))
+    # The bot's replies link to the cabinet at this address.
+    env.setdefault("PUBLIC_URL", f"http://{host}:{port}")
 
     if not env.get("TELEGRAM_BOT_TOKEN"):
         demo_port = env.get("DEMO_TELEGRAM_PORT", "8081")

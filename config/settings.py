@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 
 def envbool(name: str, default: str) -> bool:
@@ -53,6 +54,11 @@ SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG", "0")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+# Where people reach the service, for links made outside a request (the bot's
+# replies); `make run` sets it to the address it serves.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+if not PUBLIC_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PUBLIC_URL must start with http:// or https://, not {PUBLIC_URL!r}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

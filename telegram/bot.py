@@ -100,7 +100,7 @@ def _respond(who: services.TelegramUser, body: str) -> str | None:
         return _link(who, body)
     _, code = services.issue_verification_code(who=who)
     minutes = int(settings.VERIFICATION_CODE_TTL.total_seconds() // 60)
-    return text(who.language_code, "verification", code=code, minutes=minutes)
+    return text(who.language_code, "verification", code=code, minutes=minutes, cabinet_url=selectors.verify_page_url())
 
 
 def _link(who: services.TelegramUser, code: str) -> str:

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.cache import caches
+from django.urls import reverse
 
 from accounts.models import User
 from telegram.client import TelegramError, get_bot
@@ -29,3 +30,8 @@ def bot_username() -> str | None:
 def deep_link(code: str) -> str | None:
     username = bot_username()
     return f"https://t.me/{username}?start={code}" if username else None
+
+
+def verify_page_url() -> str:
+    """The cabinet's page that takes a verification code, with its form open, at the public address."""
+    return f"{settings.PUBLIC_URL}{reverse('cabinet:dashboard')}?verify=1#verify"

@@ -7,15 +7,17 @@ TEXTS = {
         "code_invalid": "Этот код не подошёл: он неверный, уже использован или истёк. "
         "Получите новый код в личном кабинете или через API.",
         "verification": "Ваш код подтверждения:\n{code}\n"
-        "Отправьте его через API (POST /api/v1/telegram/verify/ или PATCH /bot/verify) в течение {minutes} мин., "
-        "и этот чат будет привязан к вашему аккаунту. Или откройте ссылку привязки из личного кабинета.",
+        "В течение {minutes} мин. введите его в личном кабинете:\n{cabinet_url}\n"
+        "или отправьте через API (POST /api/v1/telegram/verify/ или PATCH /bot/verify), "
+        "и этот чат будет привязан к вашему аккаунту.",
         "stopped": "Чат отвязан от аккаунта {username}. Сообщения больше не будут приходить сюда.",
         "not_linked": "Этот чат не привязан ни к одному аккаунту.",
         "help": "Я пересылаю сюда сообщения, которые вы отправляете через API tg-relay.\n\n"
         "Как привязать чат:\n"
         "1. Откройте ссылку привязки из личного кабинета (или API: POST /api/v1/telegram/link/), или\n"
         "2. Пришлите мне код привязки, или\n"
-        "3. Напишите мне что угодно, получите код подтверждения и отправьте его через API.\n\n"
+        "3. Напишите мне что угодно, получите код подтверждения и введите его в личном кабинете "
+        "или отправьте через API.\n\n"
         "/stop — отвязать чат\n/help — эта справка",
     },
     "en": {
@@ -24,15 +26,17 @@ TEXTS = {
         "code_invalid": "That code did not work: it is wrong, already used or expired. "
         "Get a new one in your cabinet or from the API.",
         "verification": "Your verification code:\n{code}\n"
-        "Submit it through the API (POST /api/v1/telegram/verify/ or PATCH /bot/verify) within {minutes} min "
-        "and this chat will be linked to your account. Or open the link from your cabinet.",
+        "Within {minutes} min, enter it in your cabinet:\n{cabinet_url}\n"
+        "or submit it through the API (POST /api/v1/telegram/verify/ or PATCH /bot/verify), "
+        "and this chat will be linked to your account.",
         "stopped": "This chat is no longer linked to {username}. Messages will not arrive here any more.",
         "not_linked": "This chat is not linked to any account.",
         "help": "I forward here the messages you send through the tg-relay API.\n\n"
         "To link this chat:\n"
         "1. Open the link from your cabinet (or the API: POST /api/v1/telegram/link/), or\n"
         "2. Send me a link code, or\n"
-        "3. Write me anything, get a verification code and submit it through the API.\n\n"
+        "3. Write me anything, get a verification code and enter it in your cabinet "
+        "or submit it through the API.\n\n"
         "/stop — unlink this chat\n/help — this help",
     },
 }
