@@ -57,7 +57,7 @@ class CachedBasicAuthentication(BasicAuthentication):
     password and the stored password hash: changing the password changes the
     key, so an old password stops working at once, and a wrong password is
     never stored, so it is checked in full every time. Failed checks count
-    towards the login throttle (accounts/throttling.py), asked before hashing.
+    towards the login limits (accounts/throttling.py), a slot taken before hashing.
 
     It is remembered in this process's memory: as the key carries the stored
     hash, nothing has to be shared to stay correct, and a shared cache would
@@ -69,18 +69,18 @@ class CachedBasicAuthentication(BasicAuthentication):
         user = get_user_model().objects.filter(username__iexact=userid).select_related("telegram_chat").first()
         if user is not None and user.is_active and caches["local"].get(self._cache_key(user, password)):
             return (user, None)
-        address = login_throttle.client_address(request)
-        if (wait := login_throttle.check_login_allowed(userid, address)) is not None:
-            raise exceptions.Throttled(wait, detail="Too many failed logins.")
-        if user is None or not user.is_active:
-            # Hash anyway, so an unknown username takes as long as a known one.
-            get_user_model()().set_password(password)
-            login_throttle.record_login_failure(userid, address)
-            raise exceptions.AuthenticationFailed("Invalid username/password.")
-        if not user.check_password(password):
-            login_throttle.record_login_failure(userid, address)
-            raise exceptions.AuthenticationFailed("Invalid username/password.")
-        login_throttle.record_login_success(userid, address)
+        try:
+            attempt = login_throttle.reserve_login(userid, login_throttle.client_address(request))
+        except login_throttle.LimitReached as exc:
+            raise exceptions.Throttled(exc.wait, detail="Too many failed logins.") from None
+        with attempt:
+            if user is None or not user.is_active:
+                # Hash anyway, so an unknown username takes as long as a known one.
+                get_user_model()().set_password(password)
+                raise exceptions.AuthenticationFailed("Invalid username/password.")
+            if not user.check_password(password):
+                raise exceptions.AuthenticationFailed("Invalid username/password.")
+        attempt.succeeded()
         # check_password may have upgraded the hash; key on what is stored now.
         caches["local"].set(self._cache_key(user, password), True, settings.BASIC_AUTH_CACHE_SECONDS)
         return (user, None)

@@ -1,18 +1,28 @@
-"""Failed logins, counted per username and per client address, so passwords cannot be guessed at speed.
+"""Limits on guessing passwords and on signing up, taken before any password is hashed.
 
-Every way in that checks a password (the token endpoint, `/users/login`, HTTP
-Basic, the cabinet's login form) calls check_login_allowed() before it runs
-the password hasher, and reports the outcome with record_login_failure() or
-record_login_success(). A refused attempt costs no hash and counts nothing.
+Failed logins. Every way in that checks a password (the token endpoint,
+`/users/login`, HTTP Basic, the cabinet's login, which the admin's login
+forwards to) takes a slot with reserve_login() *before* the hasher runs. The
+slot stays counted as a failure unless the password was right
+(LoginAttempt.succeeded()); a refused attempt costs no hash and counts
+nothing. Three counts, each over LOGIN_FAILURE_WINDOW_SECONDS:
 
-The counts live in Django's shared cache (Redis when REDIS_URL is set, else a
-table in the database), so every web process sees the same counts; one
-counter per tenth of the window, so each failure counts for at least the
-window and at most a tenth longer, and counting stays one increment (atomic
-in Redis; in the table, two failures at the same instant may count once).
+- per username *and* client address (LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS,
+  5): the lock. Someone guessing alice's password locks out their own address,
+  never alice at hers.
+- per client address (LOGIN_FAILURES_PER_ADDRESS, 20): one address guessing
+  across many usernames.
+- per username across all addresses (LOGIN_FAILURES_PER_USERNAME, 50): many
+  addresses guessing one password. An address the account has logged in from
+  within KNOWN_ADDRESS_DAYS is not held to it, so even that attack does not
+  lock the owner out where she usually logs in.
 
-A successful login clears its username's count, not its address's: one
-address trying many usernames stays limited however many of them it knows.
+Sign-ups are limited per client address (SIGNUPS_PER_ADDRESS in
+SIGNUP_WINDOW_SECONDS): each sign-up takes a slot before its password is
+hashed and gives it back if no account was made.
+
+The counts are ops/counters.py's: shared by every web process and machine,
+and atomic, so of 40 concurrent guesses exactly the limit are checked.
 """
 
 import hashlib
@@ -20,59 +30,90 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 
-# Each window is counted in this many parts.
-TENTHS = 10
+from accounts.hashers import HashingBusy
+from ops import counters
+
+# How long a successful login makes its address one the account is known to log in from.
+KNOWN_ADDRESS_DAYS = 30
+
+
+class LimitReached(Exception):
+    """Refused before anything was checked; `wait` is the seconds until the count that refused ends."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"retry in {wait} s")
+        self.wait = wait
 
 
 def client_address(request: HttpRequest | None) -> str:
-    """The address the connection came from (behind a proxy: the proxy's)."""
+    """The client's address: the connection's, or the one a trusted proxy names (ops/proxy.py)."""
     return request.META.get("REMOTE_ADDR", "") if request is not None else ""
 
 
-def check_login_allowed(username: str, address: str) -> float | None:
-    """None if a login attempt may go ahead; else the seconds to wait before the next one."""
+class Reservation:
+    """Slots taken in some counts; given back if what they were taken for did not happen."""
+
+    def __init__(self, names: list[str], now: float) -> None:
+        self.names = names
+        self.now = now
+
+    def give_back(self) -> None:
+        for name in self.names:
+            counters.give_back(name, now=self.now)
+        self.names = []
+
+
+class LoginAttempt(Reservation):
+    """A login that may check a password. Used as a context manager, it counts nothing if the hasher was busy."""
+
+    def __init__(self, names: list[str], now: float, *, pair: str, known: str) -> None:
+        super().__init__(names, now)
+        self.pair = pair
+        self.known = known
+
+    def __enter__(self) -> "LoginAttempt":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        # Nothing was checked: the client is told to come back, and that costs no guess.
+        if exc_type is not None and issubclass(exc_type, HashingBusy):
+            self.give_back()
+
+    def succeeded(self) -> None:
+        """The password was right: this was no failure, and this username starts afresh from this address.
+
+        Failures others made from elsewhere, or from this address for other
+        usernames, still count.
+        """
+        self.give_back()
+        counters.clear(self.pair)
+        counters.clear(self.known)
+        counters.add(self.known, KNOWN_ADDRESS_DAYS * 86400, now=self.now)
+
+
+def reserve_login(username: str, address: str) -> LoginAttempt:
+    """Take a slot in each failed-login count before checking a password; raises LimitReached if any is full."""
     now = time.time()
-    width = settings.LOGIN_FAILURE_WINDOW_SECONDS / TENTHS
-    current = int(now // width)
-    numbers = range(current - TENTHS, current + 1)
-    limits = {
-        _username_key(username): settings.LOGIN_FAILURES_PER_USERNAME,
-        _address_key(address): settings.LOGIN_FAILURES_PER_ADDRESS,
-    }
-    counts = cache.get_many([f"{key}:{number}" for key in limits for number in numbers])
-    wait = 0.0
-    for key, limit in limits.items():
-        tenths = [counts.get(f"{key}:{number}", 0) for number in numbers]
-        # The oldest tenth leaves the count at the end of the tenth after the window.
-        leaving = 0
-        while sum(tenths[leaving:]) >= max(limit, 1):
-            leaving += 1
-        if leaving:
-            wait = max(wait, (current + leaving) * width - now)
-    return math.ceil(wait) if wait > 0 else None
+    user = _digest(normalize_username(username))
+    pair = f"login-failures:pair:{_digest(user, address)}"
+    known = f"login-known:{_digest(user, address)}"
+    limits = [
+        (f"login-failures:address:{_digest(address)}", settings.LOGIN_FAILURES_PER_ADDRESS),
+        (pair, settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS),
+    ]
+    if not counters.get(known, now=now):
+        limits.append((f"login-failures:username:{user}", settings.LOGIN_FAILURES_PER_USERNAME))
+    names = _take(limits, settings.LOGIN_FAILURE_WINDOW_SECONDS, now)
+    return LoginAttempt(names, now, pair=pair, known=known)
 
 
-def record_login_failure(username: str, address: str) -> None:
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    current = int(time.time() // (window / TENTHS))
-    for key in (_username_key(username), _address_key(address)):
-        counter = f"{key}:{current}"
-        # Kept a little longer than the window, which it is counted in.
-        cache.add(counter, 0, timeout=2 * window)
-        try:
-            cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            cache.set(counter, 1, timeout=2 * window)
-
-
-def record_login_success(username: str, address: str) -> None:
-    """The password was right: its username starts afresh; the address keeps its count."""
-    current = int(time.time() // (settings.LOGIN_FAILURE_WINDOW_SECONDS / TENTHS))
-    key = _username_key(username)
-    cache.delete_many([f"{key}:{number}" for number in range(current - TENTHS, current + 1)])
+def reserve_signup(address: str) -> Reservation:
+    """Take a slot in the address's sign-up count before hashing a new password; raises LimitReached if full."""
+    now = time.time()
+    limits = [(f"signups:address:{_digest(address)}", settings.SIGNUPS_PER_ADDRESS)]
+    return Reservation(_take(limits, settings.SIGNUP_WINDOW_SECONDS, now), now)
 
 
 def normalize_username(username: str) -> str:
@@ -80,10 +121,18 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-def _username_key(username: str) -> str:
-    digest = hashlib.sha256(normalize_username(username).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"login-failures:username:{digest}"
+def _take(limits: list[tuple[str, int]], window: int, now: float) -> list[str]:
+    taken: list[str] = []
+    for name, limit in limits:
+        # A limit of 0 would refuse every attempt forever: it counts as 1.
+        wait = counters.take(name, max(limit, 1), window, now=now)
+        if wait is not None:
+            Reservation(taken, now).give_back()
+            raise LimitReached(max(math.ceil(wait), 1))
+        taken.append(name)
+    return taken
 
 
-def _address_key(address: str) -> str:
-    return f"login-failures:address:{address}"
+def _digest(*parts: str) -> str:
+    joined = "\0".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(joined).hexdigest()[:32]

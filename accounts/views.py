@@ -1,4 +1,9 @@
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
 from rest_framework import exceptions, serializers, status
@@ -18,10 +23,19 @@ INVALID_LOGIN = {"detail": "Invalid username or password."}
 def _register(request, input_class) -> Response:
     data = input_class(data=request.data)
     data.is_valid(raise_exception=True)
+    # Taken before the password is hashed, given back if no account is made.
+    try:
+        signup = login_throttle.reserve_signup(login_throttle.client_address(request))
+    except login_throttle.LimitReached as exc:
+        raise exceptions.Throttled(exc.wait, detail="Too many sign-ups from this address.") from None
     try:
         user = services.register_user(**data.validated_data)
     except DjangoValidationError as exc:
+        signup.give_back()
         raise serializers.ValidationError(exc.message_dict) from exc
+    except BaseException:
+        signup.give_back()
+        raise
     return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -29,14 +43,16 @@ def _log_in(request) -> Response | tuple[AuthToken, str]:
     data = LoginInput(data=request.data)
     data.is_valid(raise_exception=True)
     username, address = data.validated_data["username"], login_throttle.client_address(request)
-    # Asked before the password is hashed: a refused guess costs nothing.
-    if (wait := login_throttle.check_login_allowed(username, address)) is not None:
-        raise exceptions.Throttled(wait, detail="Too many failed logins.")
-    issued = services.log_in(request=request._request, **data.validated_data)
+    # A slot is taken before the password is hashed: a refused guess costs nothing.
+    try:
+        attempt = login_throttle.reserve_login(username, address)
+    except login_throttle.LimitReached as exc:
+        raise exceptions.Throttled(exc.wait, detail="Too many failed logins.") from None
+    with attempt:
+        issued = services.log_in(request=request._request, **data.validated_data)
     if issued is None:
-        login_throttle.record_login_failure(username, address)
         return Response(INVALID_LOGIN, status=status.HTTP_401_UNAUTHORIZED)
-    login_throttle.record_login_success(username, address)
+    attempt.succeeded()
     return issued
 
 
@@ -131,3 +147,16 @@ class LoginCompatApi(APIView):
             return issued
         token, plain = issued
         return Response({"token": plain, "expiry": token.expiry, "user": UserOutput(token.user).data})
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's login page: people sign in through the cabinet's, so every attempt counts in one set of limits.
+
+    Nothing posted here is checked; the cabinet's login sends a staff member
+    back to the admin page asked for.
+    """
+    if request.user.is_authenticated and not request.user.is_staff:
+        # The cabinet would send them straight back here.
+        raise PermissionDenied
+    next_url = request.GET.get("next") or reverse("admin:index")
+    return redirect(f"{reverse('cabinet:login')}?{urlencode({'next': next_url})}")

@@ -4,6 +4,8 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
+from relay.validation import has_visible_character
+
 
 class Labelled:
     """Labels without Django's trailing colon: they stand above their fields."""
@@ -70,7 +72,7 @@ class SendForm(Labelled, forms.Form):
 
     def clean_text(self) -> str:
         text = self.cleaned_data["text"]
-        if not text.strip():
+        if not has_visible_character(text):
             raise forms.ValidationError(_("The message is empty."))
         return text
 

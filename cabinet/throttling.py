@@ -1,9 +1,10 @@
 """Limits on failed attempts in the cabinet, counted in Django's cache.
 
-Failed logins count with the API's (accounts/throttling.py), per username
-and per client address; failed verification codes per account, over a
-fixed window. Once a count is reached, further attempts are refused before
-anything is checked, until the window ends.
+Failed logins count with the API's (accounts/throttling.py): a slot is taken
+before the password is checked and stays counted unless it was right. Failed
+verification codes count per account, over a fixed window. Once a count is
+reached, further attempts are refused before anything is checked, until the
+window ends.
 """
 
 from django.conf import settings
@@ -14,17 +15,26 @@ from accounts import throttling as login_throttling
 
 
 def login_blocked(request: HttpRequest, username: str) -> bool:
-    # One count for every way in: the cabinet shares the API's login limits.
-    return login_throttling.check_login_allowed(username, login_throttling.client_address(request)) is not None
+    """Take a slot for this login before its password is checked; True if a limit refuses it.
+
+    One count for every way in: the cabinet shares the API's login limits. The
+    attempt stays on the request: a failure keeps its slot, login_succeeded()
+    gives it back, and so does accounts/middleware.py if the hasher was busy.
+    """
+    try:
+        request.login_attempt = login_throttling.reserve_login(username, login_throttling.client_address(request))
+    except login_throttling.LimitReached:
+        return True
+    return False
 
 
 def login_failed(request: HttpRequest, username: str) -> None:
-    login_throttling.record_login_failure(username, login_throttling.client_address(request))
+    """The slot login_blocked() took is the failure's count: nothing more to do."""
 
 
 def login_succeeded(request: HttpRequest, username: str) -> None:
-    """The username's failures are forgiven; the address's are not, so guessing across names stays limited."""
-    login_throttling.record_login_success(username, login_throttling.client_address(request))
+    """This username starts afresh from this address; failures elsewhere and for other names still count."""
+    request.login_attempt.succeeded()
 
 
 def verify_blocked(request: HttpRequest) -> bool:

@@ -43,6 +43,7 @@ RECENT_MESSAGES = 5
 MESSAGES_PER_PAGE = 20
 # The status poll asks about the queued messages on one page at most.
 MAX_POLLED = MESSAGES_PER_PAGE
+MAX_MESSAGE_ID = 2**63 - 1
 
 
 # -- signing up, in and out ---------------------------------------------------------
@@ -223,9 +224,15 @@ def message_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def message_status(request: HttpRequest) -> HttpResponse:
     """The rows of the given messages, for the page to swap in while some are queued."""
-    ids = [int(value) for value in request.GET.getlist("id")[:MAX_POLLED] if value.isdigit()]
+    ids = [int(value) for value in request.GET.getlist("id")[:MAX_POLLED] if _is_message_id(value)]
     rows = relay_selectors.messages_with_ids(user=request.user, ids=ids) if ids else []
     return render(request, "cabinet/_message_rows.html", {"messages_list": rows})
+
+
+def _is_message_id(value: str) -> bool:
+    # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses; and
+    # within a database id's range, which the database refuses to compare beyond.
+    return value.isascii() and value.isdigit() and int(value) <= MAX_MESSAGE_ID
 
 
 # -- API tokens -----------------------------------------------------------------------

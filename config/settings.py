@@ -270,6 +270,10 @@ TELEGRAM_TIMEOUT_SECONDS = float(os.environ.get("TELEGRAM_TIMEOUT_SECONDS", "10"
 # Set by `make run` when it starts the simulated Telegram: the cabinet then shows
 # a simulated chat with the bot, driven through the simulator's control API.
 TELEGRAM_DEMO = envbool("TELEGRAM_DEMO", "0")
+# The poller's longest pause between tries while the Bot API does not answer, and how
+# many times it tries an update whose handling failed before it logs and skips it.
+BOT_BACKOFF_MAX_SECONDS = float(os.environ.get("BOT_BACKOFF_MAX_SECONDS", "60"))
+BOT_UPDATE_MAX_ATTEMPTS = envint("BOT_UPDATE_MAX_ATTEMPTS", 5)
 LINK_CODE_TTL = timedelta(minutes=envint("LINK_CODE_TTL_MINUTES", 15))
 VERIFICATION_CODE_TTL = timedelta(minutes=envint("VERIFICATION_CODE_TTL_MINUTES", 10))
 
@@ -291,7 +295,7 @@ MESSAGE_RETENTION_DAYS = envint("MESSAGE_RETENTION_DAYS", 0)
 # Operations: /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # How long /readyz trusts its last answer from the Bot API.
-READYZ_TELEGRAM_CACHE_SECONDS = 30
+READYZ_TELEGRAM_CACHE_SECONDS = envint("READYZ_TELEGRAM_CACHE_SECONDS", 30)
 
 LOGGING = {
     "version": 1,

@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts import views as account_views
 from config import docs, views
 from telegram import views as telegram_views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Before the admin's own: its login is the cabinet's, with the same failed-login limits.
+    path("admin/login/", account_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("cabinet/", include("cabinet.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -20,7 +20,8 @@ from ops import metrics as ops_metrics
 from telegram.client import TelegramError, get_bot
 
 logger = logging.getLogger(__name__)
-TELEGRAM_CHECK_CACHE_KEY = "ops:readyz:telegram"
+# Per Bot API address: the answer is about that server (the token stays out of cache keys).
+TELEGRAM_CHECK_CACHE_KEY = "ops:readyz:telegram:{url}"
 
 
 @require_safe
@@ -33,11 +34,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """The database, the queue and the Bot API answer: 200 if all do, 503 if not."""
     checks = {"database": _check("database", _ping_database), "queue": _check("queue", _ping_queue)}
-    checks["telegram"] = cache.get(TELEGRAM_CHECK_CACHE_KEY)
+    key = TELEGRAM_CHECK_CACHE_KEY.format(url=settings.TELEGRAM_API_URL)
+    checks["telegram"] = cache.get(key)
     if checks["telegram"] is None:
         # Remembered for a while, so frequent probes do not become frequent getMe calls.
         checks["telegram"] = _check("telegram", lambda: get_bot().get_me())
-        cache.set(TELEGRAM_CHECK_CACHE_KEY, checks["telegram"], settings.READYZ_TELEGRAM_CACHE_SECONDS)
+        cache.set(key, checks["telegram"], settings.READYZ_TELEGRAM_CACHE_SECONDS)
     ready = all(result["status"] == "ok" for result in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
 

@@ -2,10 +2,12 @@ from django.conf import settings
 from rest_framework import serializers
 
 from relay.models import Message
+from relay.validation import has_visible_character
 
 
 def validate_text(value: str) -> str:
-    if not value.strip():
+    # Whitespace or invisible characters only would reach the chat as nothing.
+    if not has_visible_character(value):
         raise serializers.ValidationError("The message is empty.")
     return value
 

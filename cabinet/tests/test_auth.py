@@ -104,7 +104,7 @@ def test_a_wrong_password_is_an_error_on_the_form(client, alice):
 
 
 def test_failed_logins_are_throttled_per_username(client, alice, settings):
-    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME):
+    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS):
         assert client.post(LOGIN, {"username": "alice", "password": "wrong"}).status_code == 400
     # Now even the right password is refused, without being checked.
     response = client.post(LOGIN, {"username": "ALICE", "password": PASSWORD})
@@ -127,11 +127,11 @@ def test_failed_logins_are_throttled_per_address(client, alice, settings):
 
 
 def test_a_successful_login_forgives_the_usernames_failures(client, alice, settings):
-    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME - 1):
+    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS - 1):
         client.post(LOGIN, {"username": "alice", "password": "wrong"})
     assert client.post(LOGIN, {"username": "alice", "password": PASSWORD}).status_code == 302
     client.logout()
-    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME - 1):
+    for _ in range(settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS - 1):
         assert client.post(LOGIN, {"username": "alice", "password": "wrong"}).status_code == 400
 
 

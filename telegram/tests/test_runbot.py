@@ -10,8 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 
-from conftest import ALICE_CHAT, BOB_CHAT
+from conftest import ALICE_CHAT, BOB_CHAT, client_for
+from telegram import services
 from telegram.client import BotClient, get_bot
 from telegram.management.commands import runbot
 from telegram.models import Chat
@@ -101,11 +103,43 @@ def test_backs_off_while_get_updates_fails_then_carries_on(tg, polls, pauses):
     assert len(tg.sent(chat_id=ALICE_CHAT)) == 1
 
 
-def test_an_update_that_cannot_be_handled_does_not_stop_the_rest(tg, polls, pauses, monkeypatch, caplog):
+def test_a_start_whose_handling_fails_once_links_the_chat_when_tried_again(tg, polls, pauses, monkeypatch, alice):
+    link_by_link_code = services.link_by_link_code
+    calls = []
+
+    def fails_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return link_by_link_code(**kwargs)
+
+    monkeypatch.setattr(services, "link_by_link_code", fails_once)
+    code = client_for(alice).post("/api/v1/telegram/link/").json()["code"]
+    tg.user_says(ALICE_CHAT, f"/start {code}")
+    later = tg.user_says(BOB_CHAT, "/help")
+
+    run_bot()
+
+    assert len(calls) == 2
+    assert Chat.objects.get().user == alice
+    [reply] = tg.sent(chat_id=ALICE_CHAT)
+    assert "Alice" in reply["text"]
+    assert len(tg.sent(chat_id=BOB_CHAT)) == 1
+    # Not confirmed, so fetched again with the update behind it, which waited its turn.
+    assert polls == [None, None, later + 1]
+    assert pauses == [2]
+
+
+def test_an_update_that_always_fails_is_skipped_after_the_bound_and_logged(
+    tg, polls, pauses, monkeypatch, caplog, settings
+):
+    settings.BOT_UPDATE_MAX_ATTEMPTS = 3
     handle_update = runbot.handle_update
+    attempts = []
 
     def fails_for_alice(update):
         if update["message"]["chat"]["id"] == ALICE_CHAT:
+            attempts.append(update["update_id"])
             raise RuntimeError("handler crashed")
         handle_update(update)
 
@@ -115,12 +149,17 @@ def test_an_update_that_cannot_be_handled_does_not_stop_the_rest(tg, polls, paus
 
     run_bot()
 
+    assert attempts == [failing] * 3
+    assert pauses == [2, 4]
     assert tg.sent(chat_id=ALICE_CHAT) == []
     assert len(tg.sent(chat_id=BOB_CHAT)) == 1
-    assert any(str(failing) in record.getMessage() for record in caplog.records if record.levelno == logging.ERROR)
-    # The failed update is confirmed too, so it is not retried forever.
+    [skipped] = [record for record in caplog.records if "skipping" in record.getMessage()]
+    assert skipped.levelno == logging.ERROR
+    assert str(failing) in skipped.getMessage()
+    assert skipped.update_id == failing
+    # Skipped means confirmed: a restarted poller does not see it again.
     run_bot()
-    assert tg.sent(chat_id=ALICE_CHAT) == []
+    assert attempts == [failing] * 3
 
 
 def test_refuses_to_poll_while_a_webhook_is_set(tg, polls):
@@ -142,12 +181,45 @@ def test_delete_webhook_option_removes_it_and_polls(tg, polls, pauses):
     assert polls == [None]
 
 
-def test_stops_with_a_clear_error_when_telegram_cannot_be_reached(tg, polls):
-    tg.add_fault(kind="drop", method="getMe")
+def test_waits_for_telegram_when_it_cannot_be_reached_at_start(tg, polls, pauses, caplog, settings):
+    settings.BOT_BACKOFF_MAX_SECONDS = 5
+    tg.add_fault(kind="drop", method="getMe", times=3)
+    tg.add_fault(kind="502", method="getWebhookInfo", times=1)
+    tg.user_says(ALICE_CHAT, "hello")
 
-    with pytest.raises(CommandError) as caught:
-        call_command("runbot", "--timeout", "0", stdout=io.StringIO())
+    output = run_bot()
 
-    assert "getMe" in str(caught.value)
-    assert TOKEN not in str(caught.value)
-    assert polls == []
+    assert "@relay_test_bot" in output
+    assert pauses == [2, 4, 5, 2]
+    assert len(tg.sent(chat_id=ALICE_CHAT)) == 1
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert [w.split(" ", 1)[0] for w in warnings] == ["getMe", "getMe", "getMe", "getWebhookInfo"]
+    assert not [w for w in warnings if TOKEN in w or TOKEN.partition(":")[2] in w]
+
+
+# -- my_chat_member and addressed commands, through polling -------------------------------
+
+
+def test_a_user_blocking_and_restarting_the_bot_is_learnt_by_polling(tg, polls, pauses, alice_linked):
+    run_bot()  # A running poller has told Telegram which updates it wants.
+    tg.user_blocks_bot(ALICE_CHAT)
+
+    run_bot()
+
+    refused = alice_linked.post("/api/v1/messages/", {"text": "hi"}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (409, "chat_unreachable")
+
+    tg.user_unblocks_bot(ALICE_CHAT)
+    run_bot()
+
+    assert alice_linked.post("/api/v1/messages/", {"text": "hi"}, format="json").status_code == 202
+
+
+def test_start_addressed_to_another_bot_links_nothing_by_polling(tg, polls, pauses, alice, alice_api):
+    code = alice_api.post("/api/v1/telegram/link/").json()["code"]
+    tg.user_says(ALICE_CHAT, f"/start@SomeOtherBot {code}")
+
+    run_bot()
+
+    assert not Chat.objects.exists()
+    assert tg.sent() == []

@@ -1,0 +1,31 @@
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import escape
+from django.utils.translation import gettext as _
+
+from accounts.hashers import HashingBusy
+
+
+class HashingBusyMiddleware:
+    """A page that says to come back in a second when every hashing slot is taken (the API answers that itself).
+
+    The cabinet's login keeps its attempt on the request (cabinet/throttling.py):
+    nothing was checked, so it counts no failure.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, HashingBusy):
+            return None
+        if (attempt := getattr(request, "login_attempt", None)) is not None:
+            attempt.give_back()
+        title = escape(_("The server is busy"))
+        text = escape(_("It is checking other passwords right now. Send the form again in a second."))
+        page = f'<!doctype html><meta charset="utf-8"><title>{title}</title><h1>{title}</h1><p>{text}</p>'
+        response = HttpResponse(page, status=503)
+        response["Retry-After"] = str(HashingBusy.wait)
+        return response
