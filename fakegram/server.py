@@ -47,7 +47,7 @@ WEBHOOK_ATTEMPTS = 4
 WEBHOOK_RETRY_DELAY = 0.2
 WEBHOOK_TIMEOUT = 5
 
-FAULT_KINDS = frozenset({"429", "500", "502", "drop", "slow", "403", "chat_not_found", "migrate"})
+FAULT_KINDS = frozenset({"429", "500", "502", "drop", "slow", "403", "chat_not_found", "migrate", "too_long"})
 FAULT_FIELDS = frozenset({"method", "chat_id", "kind", "times", "retry_after", "delay", "migrate_to_chat_id"})
 PARSE_MODES = {"html": "HTML", "markdown": "Markdown", "markdownv2": "MarkdownV2"}
 # Left out unless allowed_updates names them (TELEGRAM.md: my_chat_member too).
@@ -56,6 +56,7 @@ OPT_IN_UPDATES = frozenset({"chat_member", "my_chat_member", "message_reaction",
 BLOCKED = "Forbidden: bot was blocked by the user"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
+TOO_LONG = "Bad Request: message is too long"
 WEBHOOK_ACTIVE = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
@@ -559,7 +560,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message text is empty")
         # Telegram counts code points of the text left after parsing the markup.
         if len(shown) > MAX_TEXT_LENGTH:
-            raise ApiError(400, "Bad Request: message is too long")
+            raise ApiError(400, TOO_LONG)
         _json_param(params, "link_preview_options")
         with self._lock:
             self._check_chat(chat_id)
@@ -1061,6 +1062,9 @@ def _fault_error(rule: dict) -> Exception:
         return ApiError(400, CHAT_NOT_FOUND)
     if kind == "migrate":
         return ApiError(400, MIGRATED, {"migrate_to_chat_id": rule["migrate_to_chat_id"]})
+    if kind == "too_long":
+        # A refusal that no retry changes, and not about the chat.
+        return ApiError(400, TOO_LONG)
     return DropConnection()
 
 

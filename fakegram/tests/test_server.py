@@ -387,6 +387,7 @@ def test_webhook_secret_must_use_allowed_characters(tg, http):
         ({"kind": "403"}, error(403, "Forbidden: bot was blocked by the user")),
         ({"kind": "chat_not_found"}, error(400, "Bad Request: chat not found")),
         ({"kind": "migrate", "migrate_to_chat_id": NEW_GROUP}, error(400, MIGRATED, migrate_to_chat_id=NEW_GROUP)),
+        ({"kind": "too_long"}, error(400, "Bad Request: message is too long")),
     ],
 )
 def test_fault_answers_once_and_sends_nothing(tg, http, rule, expected):
