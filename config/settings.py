@@ -4,6 +4,7 @@ The embedded default needs no outside service: SQLite and a SQLite-backed
 queue in DATA_DIR. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -80,6 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it sees the client's address and scheme, as a trusted proxy gives them.
+    "ops.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -90,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.HashingBusyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -180,6 +184,15 @@ CACHES["local"] = {
     "OPTIONS": {"MAX_ENTRIES": 10_000},
 }
 
+# Django's PBKDF2, at most PASSWORD_HASHING_SLOTS hashes at once on a machine
+# (accounts/hashers.py); beyond them a request answers 503 with Retry-After at
+# once. 0 takes the bound away. The default leaves half the cores to the rest.
+PASSWORD_HASHERS = [
+    "accounts.hashers.BoundedPBKDF2PasswordHasher",
+    "accounts.hashers.BoundedPBKDF2SHA1PasswordHasher",
+]
+PASSWORD_HASHING_SLOTS = envint("PASSWORD_HASHING_SLOTS", max((os.cpu_count() or 1) // 2, 1))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -207,6 +220,13 @@ CSRF_COOKIE_HTTPONLY = True
 # serves plain http://127.0.0.1:8000/, where a Secure cookie would never come back.
 HTTPS = envbool("HTTPS", "0")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS and not DEBUG
+# Browsers told once over https keep to https for this long (sent on https requests only).
+SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 365 * 86400) if HTTPS else 0
+# Reverse proxies (addresses or networks, e.g. "127.0.0.1,::1" for nginx on the same
+# machine) whose X-Forwarded-For names the client and whose X-Forwarded-Proto says
+# whether it came over https; from anyone else both are ignored (ops/proxy.py).
+TRUSTED_PROXIES = [ipaddress.ip_network(item, strict=False) for item in envlist("TRUSTED_PROXIES", "")]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
@@ -226,6 +246,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # Throttles key on REMOTE_ADDR, which ops/proxy.py sets from trusted proxies only;
+    # left unset, DRF would believe any client's X-Forwarded-For.
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "login": os.environ.get("LOGIN_RATE", "10/min"),
         "verify": os.environ.get("VERIFY_RATE", "10/min"),
@@ -239,11 +262,18 @@ REST_KNOX = {
 }
 # How long a verified HTTP Basic credential is trusted without a PBKDF2 check.
 BASIC_AUTH_CACHE_SECONDS = envint("BASIC_AUTH_CACHE_SECONDS", 300)
-# Failed logins (token endpoint, /users/login, HTTP Basic) allowed per username
-# and per client address within the window; beyond them logins answer 429.
-LOGIN_FAILURES_PER_USERNAME = envint("LOGIN_FAILURES_PER_USERNAME", 5)
+# Failed logins (token endpoint, /users/login, HTTP Basic, cabinet, admin) allowed per
+# username from one client address, and per address, within the window; beyond them
+# logins answer 429 without checking the password.
+LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS = envint("LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS", 5)
 LOGIN_FAILURES_PER_ADDRESS = envint("LOGIN_FAILURES_PER_ADDRESS", 20)
+# Across all addresses, against guessing from many; not applied from an address the
+# account logged in from lately, so it cannot lock the owner out (accounts/throttling.py).
+LOGIN_FAILURES_PER_USERNAME = envint("LOGIN_FAILURES_PER_USERNAME", 50)
 LOGIN_FAILURE_WINDOW_SECONDS = envint("LOGIN_FAILURE_WINDOW_SECONDS", 300)
+# Accounts made per client address within the window, on every way to sign up.
+SIGNUPS_PER_ADDRESS = envint("SIGNUPS_PER_ADDRESS", 10)
+SIGNUP_WINDOW_SECONDS = envint("SIGNUP_WINDOW_SECONDS", 3600)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "tg-relay API",
