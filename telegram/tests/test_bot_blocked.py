@@ -64,6 +64,7 @@ def test_blocking_the_bot_refuses_the_next_message_at_once(tg, client, alice_lin
 
 def test_restarting_the_bot_accepts_messages_again(tg, client, alice_linked):
     webhook(client, membership(ALICE_CHAT, "member", "kicked"))
+    assert post_message(alice_linked).status_code == 409
 
     assert webhook(client, membership(ALICE_CHAT, "kicked", "member")).status_code == 200
 
@@ -81,6 +82,7 @@ def test_blocking_concerns_only_that_chat(tg, client, alice_linked, bob_linked):
 def test_a_block_redelivered_after_the_restart_changes_nothing(tg, client, alice_linked):
     blocked = membership(ALICE_CHAT, "member", "kicked")
     webhook(client, blocked)
+    assert post_message(alice_linked).status_code == 409
     webhook(client, membership(ALICE_CHAT, "kicked", "member"))
 
     webhook(client, blocked)
@@ -88,17 +90,21 @@ def test_a_block_redelivered_after_the_restart_changes_nothing(tg, client, alice
     assert post_message(alice_linked).status_code == 202
 
 
-def test_a_block_in_a_group_or_of_an_unlinked_chat_changes_nothing(tg, client, alice_linked):
+def test_only_a_block_in_the_linked_private_chat_counts(tg, client, alice_linked):
     assert webhook(client, membership(-4001, "member", "kicked", chat_type="group")).status_code == 200
     assert webhook(client, membership(BOB_CHAT, "member", "kicked")).status_code == 200
-
     assert post_message(alice_linked).status_code == 202
     assert not Chat.objects.filter(chat_id=BOB_CHAT).exists()
-    assert tg.sent(chat_id=BOB_CHAT) == []
+
+    webhook(client, membership(ALICE_CHAT, "member", "kicked"))
+
+    assert post_message(alice_linked).status_code == 409
+    assert tg.sent() == []
 
 
 def test_linking_again_after_a_block_clears_it(tg, client, alice, alice_linked):
     webhook(client, membership(ALICE_CHAT, "member", "kicked"))
+    assert post_message(alice_linked).status_code == 409
     code = alice_linked.post("/api/v1/telegram/link/").json()["code"]
 
     webhook(client, text_update(ALICE_CHAT, f"/start {code}"))
@@ -109,24 +115,16 @@ def test_linking_again_after_a_block_clears_it(tg, client, alice, alice_linked):
 # -- /start@bot ----------------------------------------------------------------------
 
 
-def test_start_addressed_to_another_bot_links_nothing(tg, client, alice, alice_api):
+@pytest.mark.parametrize("ours", ["relay_test_bot", "Relay_Test_Bot"])
+def test_start_addressed_to_another_bot_links_nothing_and_to_ours_links(tg, client, alice, alice_api, ours):
     code = alice_api.post("/api/v1/telegram/link/").json()["code"]
 
     assert webhook(client, text_update(ALICE_CHAT, f"/start@SomeOtherBot {code}")).status_code == 200
 
     assert not Chat.objects.exists()
     assert tg.sent() == []
-    # The code is still good when the command is ours.
-    webhook(client, text_update(ALICE_CHAT, f"/start {code}"))
-    assert Chat.objects.get().user == alice
-
-
-@pytest.mark.parametrize("addressee", ["relay_test_bot", "Relay_Test_Bot"])
-def test_start_addressed_to_our_bot_links(tg, client, alice, alice_api, addressee):
-    code = alice_api.post("/api/v1/telegram/link/").json()["code"]
-
-    webhook(client, text_update(ALICE_CHAT, f"/start@{addressee} {code}"))
-
+    # The code is still good, addressed to us (usernames are case-insensitive).
+    webhook(client, text_update(ALICE_CHAT, f"/start@{ours} {code}"))
     assert Chat.objects.get().user == alice
     assert "Alice" in tg.sent(chat_id=ALICE_CHAT)[0]["text"]
 
