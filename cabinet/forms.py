@@ -1,9 +1,11 @@
 from django import forms
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from relay.validation import has_visible_character
 
 
@@ -16,7 +18,17 @@ class Labelled:
 
 
 class LoginForm(Labelled, AuthenticationForm):
-    pass
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Django's own says both fields may be case-sensitive; usernames here are not.
+        "invalid_login": _("Wrong username or password. The username may be typed in any case; the password may not."),
+    }
+
+    def focus_password(self) -> None:
+        """After a failed login the username stands; the password is what to type again."""
+        self.fields["username"].widget.attrs.pop("autofocus", None)
+        self.fields["password"].widget.attrs["autofocus"] = True
+
 
 
 class SignUpForm(Labelled, forms.Form):
@@ -48,8 +60,16 @@ class SignUpForm(Labelled, forms.Form):
     )
 
     def clean(self):
+        # Every problem at once: a weak password and a mismatched repeat are both reported.
         cleaned = super().clean()
-        if cleaned.get("password") and cleaned.get("password_repeat") not in (None, cleaned["password"]):
+        password = cleaned.get("password")
+        if password:
+            candidate = User(username=cleaned.get("username", ""), name=cleaned.get("name", ""))
+            try:
+                password_validation.validate_password(password, user=candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        if password and cleaned.get("password_repeat") not in (None, password):
             self.add_error("password_repeat", _("The passwords do not match."))
         return cleaned
 
@@ -105,6 +125,10 @@ class PasswordForm(Labelled, PasswordChangeForm):
         super().__init__(*args, **kwargs)
         # PasswordChangeForm focuses its first field; on a page with other forms that steals focus.
         self.fields["old_password"].widget.attrs.pop("autofocus", None)
+
+    def validate_password_for_user(self, user, password_field_name: str = "new_password1") -> None:
+        # Django reports a weak new password under the repeat; it belongs under the new password itself.
+        super().validate_password_for_user(user, password_field_name="new_password1")
 
 
 class DemoSayForm(Labelled, forms.Form):

@@ -4,6 +4,8 @@ Every page reads through a selector scoped to request.user, so one account
 never sees another's chat, messages or tokens.
 """
 
+from datetime import datetime
+
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -14,11 +16,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
@@ -33,6 +36,7 @@ from cabinet.forms import (
     TokenForm,
     VerifyForm,
 )
+from cabinet.http import keep, keep_form, post_only, restore_form, see_other, take
 from relay import selectors as relay_selectors
 from relay import services as relay_services
 from relay.throttling import MessageQuotaThrottle
@@ -53,8 +57,11 @@ MAX_MESSAGE_ID = 2**63 - 1
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("cabinet:dashboard")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "GET":
+        form = restore_form(request, "signup", SignUpForm) or SignUpForm()
+        return render(request, "cabinet/signup.html", {"form": form})
+    form = SignUpForm(request.POST)
+    if form.is_valid():
         data = form.cleaned_data
         try:
             user = account_services.register_user(
@@ -70,8 +77,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user)
             messages.success(request, _("Welcome, %(name)s! Connect Telegram to start.") % {"name": user.name})
-            return redirect("cabinet:dashboard")
-    return render(request, "cabinet/signup.html", {"form": form}, status=400 if form.errors else 200)
+            return see_other("cabinet:dashboard")
+    keep_form(request, "signup", form, secret=("password", "password_repeat"))
+    return see_other("cabinet:signup")
 
 
 @require_http_methods(["GET", "POST"])
@@ -82,30 +90,35 @@ def log_in(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(next_url or "cabinet:dashboard")
     if request.method == "GET":
-        return render(request, "cabinet/login.html", {"form": LoginForm(request), "next": next_url})
+        form = restore_form(request, "login", LoginForm, request)
+        if form is None:
+            form = LoginForm(request)
+        else:
+            # A failed login keeps the username: the password is what to type again.
+            form.focus_password()
+        return render(request, "cabinet/login.html", {"form": form, "next": next_url})
     username = request.POST.get("username", "")
+    login_page = reverse("cabinet:login") + (f"?{urlencode({'next': next_url})}" if next_url else "")
     if throttling.login_blocked(request, username):
         # Not validated: that would check the password.
-        context = {
-            "form": LoginForm(request, initial={"username": username}),
-            "next": next_url,
-            "error": _("Too many failed attempts. Wait a few minutes and try again."),
-        }
-        return render(request, "cabinet/login.html", context, status=429)
+        error = _("Too many failed attempts. Wait a few minutes and try again.")
+        keep(request, "login", {"data": {"username": [username]}, "errors": {"__all__": [{"message": error}]}})
+        return see_other(login_page)
     form = LoginForm(request, data=request.POST)
     if not form.is_valid():
         throttling.login_failed(request, username)
-        return render(request, "cabinet/login.html", {"form": form, "next": next_url}, status=400)
+        keep_form(request, "login", form, secret=("password",))
+        return see_other(login_page)
     throttling.login_succeeded(request, username)
     login(request, form.get_user())
-    return redirect(next_url or "cabinet:dashboard")
+    return see_other(next_url or "cabinet:dashboard")
 
 
-@require_POST
+@post_only("cabinet:dashboard")
 def log_out(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.info(request, _("You are logged out."))
-    return redirect("cabinet:login")
+    return see_other("cabinet:login")
 
 
 # -- the dashboard: Telegram, sending, the latest messages ----------------------------
@@ -114,99 +127,129 @@ def log_out(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return _dashboard(request)
-
-
-def _dashboard(
-    request: HttpRequest,
-    *,
-    connect: dict | None = None,
-    verify_form: VerifyForm | None = None,
-    send_form: SendForm | None = None,
-    status: int = 200,
-) -> HttpResponse:
     user = request.user
+    chat = telegram_selectors.chat_for_user(user=user)
+    send_form = restore_form(request, "send", SendForm) or SendForm()
+    if take(request, "send_focus") is not None or send_form.errors:
+        # Straight after a send, the next message is the likely next thing to type.
+        send_form.fields["text"].widget.attrs["autofocus"] = True
     context = {
-        "chat": telegram_selectors.chat_for_user(user=user),
-        "connect": connect,
-        "verify_form": verify_form or VerifyForm(),
-        "send_form": send_form or SendForm(),
+        "chat": chat,
+        "connect": _connect_context(request, chat),
+        "verify_form": restore_form(request, "verify", VerifyForm) or VerifyForm(),
+        "send_form": send_form,
         "recent": list(relay_selectors.messages_for_user(user=user)[:RECENT_MESSAGES]),
     }
     if settings.TELEGRAM_DEMO:
         context.update(_demo_context(request))
-    return render(request, "cabinet/dashboard.html", context, status=status)
+    return render(request, "cabinet/dashboard.html", context)
 
 
-@require_POST
-@login_required
-def telegram_connect(request: HttpRequest) -> HttpResponse:
-    """A fresh link code, shown on this response only: the plain code is stored nowhere."""
-    link_code, code = telegram_services.create_link_code(user=request.user)
-    deep_link = telegram_selectors.deep_link(code)
-    connect = {
-        "code": code,
+# The link code on show. The plain code is stored nowhere else; it stays in the
+# session, not the URL, until it expires or the chat's state changes (linked,
+# replaced, reconnected), so a reload shows it again instead of making another.
+CONNECT_SESSION_KEY = "cabinet_connect"
+
+
+def _chat_state(chat) -> list | None:
+    return [chat.chat_id, bool(chat.unreachable_reason)] if chat else None
+
+
+def _connect_context(request: HttpRequest, chat) -> dict | None:
+    shown = request.session.get(CONNECT_SESSION_KEY)
+    if not shown:
+        return None
+    expires_at = datetime.fromisoformat(shown["expires_at"])
+    if expires_at <= timezone.now() or shown["chat"] != _chat_state(chat):
+        del request.session[CONNECT_SESSION_KEY]
+        return None
+    deep_link = telegram_selectors.deep_link(shown["code"])
+    return {
+        "code": shown["code"],
         "deep_link": deep_link,
-        "expires_at": link_code.expires_at,
+        "expires_at": expires_at,
         "qr": _qr_svg(deep_link, _("QR code of the link to the bot")) if deep_link else None,
     }
-    return _dashboard(request, connect=connect)
 
 
-@require_POST
+@post_only("cabinet:dashboard", fragment="telegram")
+@login_required
+def telegram_connect(request: HttpRequest) -> HttpResponse:
+    """A fresh link code, shown on the dashboard until it expires or a chat is linked."""
+    link_code, code = telegram_services.create_link_code(user=request.user)
+    chat = telegram_selectors.chat_for_user(user=request.user)
+    request.session[CONNECT_SESSION_KEY] = {
+        "code": code,
+        "expires_at": link_code.expires_at.isoformat(),
+        "chat": _chat_state(chat),
+    }
+    return see_other("cabinet:dashboard", fragment="connect")
+
+
+@post_only("cabinet:dashboard", fragment="telegram")
 @login_required
 def telegram_verify(request: HttpRequest) -> HttpResponse:
     form = VerifyForm(request.POST)
     if throttling.verify_blocked(request):
         form.is_valid()
         form.add_error("code", _("Too many wrong codes. Wait a few minutes and try again."))
-        return _dashboard(request, verify_form=form, status=429)
+        keep_form(request, "verify", form)
+        return see_other("cabinet:dashboard", fragment="telegram")
     if not form.is_valid():
-        return _dashboard(request, verify_form=form, status=400)
+        keep_form(request, "verify", form)
+        return see_other("cabinet:dashboard", fragment="telegram")
     try:
         chat = telegram_services.link_by_verification_code(user=request.user, code=form.cleaned_data["code"])
     except telegram_services.CodeInvalid:
         throttling.verify_failed(request)
         form.add_error("code", _("This code is wrong, used or expired. Write to the bot for a new one."))
-        return _dashboard(request, verify_form=form, status=400)
+        keep_form(request, "verify", form)
+        return see_other("cabinet:dashboard", fragment="telegram")
     messages.success(request, _("Telegram is connected: %(chat)s.") % {"chat": chat.display_name})
-    return redirect("cabinet:dashboard")
+    return see_other("cabinet:dashboard")
 
 
-@require_POST
+@post_only("cabinet:dashboard", fragment="telegram")
 @login_required
 def telegram_disconnect(request: HttpRequest) -> HttpResponse:
     if telegram_services.unlink_chat(user=request.user):
         messages.success(request, _("Telegram is disconnected. Messages still queued were not sent."))
-    return redirect("cabinet:dashboard")
+    return see_other("cabinet:dashboard")
 
 
-@require_POST
+@post_only("cabinet:dashboard", fragment="send")
 @login_required
 def message_send(request: HttpRequest) -> HttpResponse:
     form = SendForm(request.POST)
-    if not form.is_valid():
-        return _dashboard(request, send_form=form, status=400)
+    if form.is_valid():
+        _send(request, form)
+    if form.errors:
+        keep_form(request, "send", form)
+        # No #send: a page opened at a fragment ignores autofocus, and the box with its error has it.
+        return see_other("cabinet:dashboard")
+    messages.success(request, _("The message is on its way."))
+    keep(request, "send_focus", {})
+    return see_other("cabinet:dashboard")
+
+
+def _send(request: HttpRequest, form: SendForm) -> None:
+    """Queue the form's message, or put on the form why not."""
     quota = MessageQuotaThrottle()
     if not quota.allow_request(request, None):
         form.add_error(
             "text",
             _("You sent too many messages this minute. Try again in %(seconds)d s.") % {"seconds": quota.wait()},
         )
-        return _dashboard(request, send_form=form, status=429)
+        return
     try:
         relay_services.enqueue_message(user=request.user, text=form.cleaned_data["text"])
     except relay_services.ChatNotLinked:
         form.add_error("text", _("Connect Telegram first: there is no chat to deliver to."))
-        return _dashboard(request, send_form=form, status=409)
     except relay_services.ChatUnreachable as exc:
         form.add_error(
             "text",
-            _("Telegram cannot reach your chat (%(reason)s). Connect it again to resume.") % {"reason": exc.reason},
+            _("Telegram cannot reach your chat (%(reason)s). Reconnect it to resume.") % {"reason": exc.reason},
         )
-        return _dashboard(request, send_form=form, status=409)
-    messages.success(request, _("The message is on its way."))
-    return redirect("cabinet:dashboard")
 
 
 # -- messages -------------------------------------------------------------------------
@@ -241,24 +284,33 @@ def _is_message_id(value: str) -> bool:
 @require_http_methods(["GET", "POST"])
 @login_required
 def tokens(request: HttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST or None)
-    new_token = None
-    if request.method == "POST" and form.is_valid():
-        token, plain = account_services.issue_named_token(user=request.user, name=form.cleaned_data["name"])
-        # Shown on this response only: knox keeps a hash, the value is gone after this page.
+    if request.method == "GET":
+        context = {
+            "form": restore_form(request, "token", TokenForm) or TokenForm(),
+            # Kept in the session for this one page: knox keeps a hash, the value is gone after it.
+            "new_token": take(request, "new_token"),
+            "tokens": account_selectors.tokens_for_user(user=request.user),
+        }
+        return render(request, "cabinet/tokens.html", context)
+    form = TokenForm(request.POST)
+    if form.is_valid():
+        _, plain = account_services.issue_named_token(user=request.user, name=form.cleaned_data["name"])
         new_token = {"name": form.cleaned_data["name"], "value": plain, "api": request.build_absolute_uri("/api/v1")}
-        form = TokenForm()
-    context = {"form": form, "new_token": new_token, "tokens": account_selectors.tokens_for_user(user=request.user)}
-    return render(request, "cabinet/tokens.html", context, status=400 if form.errors else 200)
+        keep(request, "new_token", new_token)
+    else:
+        keep_form(request, "token", form)
+    return see_other("cabinet:tokens")
 
 
-@require_POST
+@post_only("cabinet:tokens")
 @login_required
 def token_revoke(request: HttpRequest) -> HttpResponse:
-    if not account_services.revoke_user_token(user=request.user, digest=request.POST.get("token", "")):
-        raise Http404
-    messages.success(request, _("The token is revoked."))
-    return redirect("cabinet:tokens")
+    if account_services.revoke_user_token(user=request.user, digest=request.POST.get("token", "")):
+        messages.success(request, _("The token is revoked."))
+    else:
+        # Revoked already (a second click, another tab), or never this account's.
+        messages.error(request, _("There is no such token: it may be revoked already."))
+    return see_other("cabinet:tokens")
 
 
 # -- profile --------------------------------------------------------------------------
@@ -267,20 +319,24 @@ def token_revoke(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    name_form = NameForm(request.POST or None, initial={"name": request.user.name})
-    if request.method == "POST" and name_form.is_valid():
+    if request.method == "GET":
+        return _profile(request)
+    name_form = NameForm(request.POST)
+    if name_form.is_valid():
         account_services.change_name(user=request.user, name=name_form.cleaned_data["name"])
         messages.success(request, _("Your name is saved."))
-        return redirect("cabinet:profile")
-    return _profile(request, name_form=name_form, status=400 if name_form.errors else 200)
+    else:
+        keep_form(request, "name", name_form)
+    return see_other("cabinet:profile")
 
 
-@require_POST
+@post_only("cabinet:profile", fragment="password")
 @login_required
 def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordForm(request.user, request.POST)
     if not form.is_valid():
-        return _profile(request, password_form=form, status=400)
+        keep_form(request, "password", form, secret=("old_password", "new_password1", "new_password2"))
+        return see_other("cabinet:profile", fragment="password")
     revoked = account_services.change_password(
         user=request.user,
         password=form.cleaned_data["new_password1"],
@@ -297,17 +353,15 @@ def password_change(request: HttpRequest) -> HttpResponse:
         messages.success(request, text % {"count": revoked})
     else:
         messages.success(request, _("Your password is changed."))
-    return redirect("cabinet:profile")
+    return see_other("cabinet:profile")
 
 
-def _profile(
-    request: HttpRequest, *, name_form: NameForm | None = None, password_form: PasswordForm | None = None, status=200
-) -> HttpResponse:
+def _profile(request: HttpRequest) -> HttpResponse:
     context = {
-        "name_form": name_form or NameForm(initial={"name": request.user.name}),
-        "password_form": password_form or PasswordForm(request.user),
+        "name_form": restore_form(request, "name", NameForm) or NameForm(initial={"name": request.user.name}),
+        "password_form": restore_form(request, "password", PasswordForm, request.user) or PasswordForm(request.user),
     }
-    return render(request, "cabinet/profile.html", context, status=status)
+    return render(request, "cabinet/profile.html", context)
 
 
 # -- demo mode: the simulated chat with the bot ---------------------------------------
@@ -320,7 +374,7 @@ def demo_chat(request: HttpRequest) -> HttpResponse:
     return _demo_chat(request)
 
 
-@require_POST
+@post_only("cabinet:dashboard", fragment="simulated-chat")
 @login_required
 def demo_say(request: HttpRequest) -> HttpResponse:
     _require_demo()
@@ -337,7 +391,7 @@ def demo_say(request: HttpRequest) -> HttpResponse:
         # Without JavaScript the form posts normally: back to the page.
         if error:
             messages.error(request, error)
-        return redirect(reverse("cabinet:dashboard") + "#simulated-chat")
+        return see_other("cabinet:dashboard", fragment="simulated-chat")
     return _demo_chat(request, error=error)
 
 

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     # After sessions (it reads the language the switcher stored), before
     # CommonMiddleware; the cabinet's pages only, the API keeps its language.
     "cabinet.middleware.CabinetLocaleMiddleware",
+    # Inside the language: a bare 405 or 429 to a person becomes a translated page.
+    "cabinet.errors.ErrorPageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -209,6 +211,8 @@ USE_TZ = True
 
 # The cabinet: server-rendered pages for people, under /cabinet/.
 LOGIN_URL = "cabinet:login"
+# A page for people, JSON for the API (cabinet/errors.py), as the error handlers in config/urls.py.
+CSRF_FAILURE_VIEW = "cabinet.errors.csrf_failure"
 # Failed verification codes per account in a window; beyond them the cabinet
 # answers 429. Cabinet logins count with the API's (LOGIN_FAILURES_*).
 CABINET_VERIFY_FAILURES = 10

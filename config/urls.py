@@ -28,6 +28,8 @@ urlpatterns = [
     path("", include("relay.compat_urls")),
 ]
 
-handler400 = "config.views.bad_request"
-handler404 = "config.views.not_found"
-handler500 = "config.views.server_error"
+# Pages for people, JSON under the API's paths (cabinet/errors.py).
+handler400 = "cabinet.errors.bad_request"
+handler403 = "cabinet.errors.permission_denied"
+handler404 = "cabinet.errors.not_found"
+handler500 = "cabinet.errors.server_error"

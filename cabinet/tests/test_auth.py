@@ -47,7 +47,7 @@ def test_login_page_has_labelled_fields(client, django_assert_max_num_queries):
 @pytest.mark.django_db
 def test_signing_up_logs_in_and_lands_on_the_dashboard(client):
     response = client.post(SIGNUP, signup_data())
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.url == DASHBOARD
     user = User.objects.get(username="carol")
     assert user.name == "Carol"
@@ -69,24 +69,24 @@ def test_signing_up_logs_in_and_lands_on_the_dashboard(client):
 )
 def test_signup_shows_field_errors(client, overrides, field, message):
     response = client.post(SIGNUP, signup_data(**overrides))
-    assert response.status_code == 400
+    assert (response.status_code, response.url) == (303, SIGNUP)
+    response = client.get(SIGNUP)
     assert message in response.context["form"].errors[field][0]
     assert message in response.content.decode()
     assert not User.objects.filter(username="carol").exists()
 
 
 def test_signup_refuses_a_taken_username_in_any_case(client, alice):
-    response = client.post(SIGNUP, signup_data(username="ALICE"))
-    assert response.status_code == 400
+    response = client.post(SIGNUP, signup_data(username="ALICE"), follow=True)
     assert response.context["form"].errors["username"] == ["A user with that username already exists."]
 
 
 def test_logging_in_goes_to_next_or_the_dashboard(client, alice):
     response = client.post(LOGIN, {"username": "Alice", "password": PASSWORD, "next": "/cabinet/tokens/"})
-    assert (response.status_code, response.url) == (302, "/cabinet/tokens/")
+    assert (response.status_code, response.url) == (303, "/cabinet/tokens/")
     client.logout()
     response = client.post(LOGIN, {"username": "alice", "password": PASSWORD, "next": "https://evil.example/"})
-    assert (response.status_code, response.url) == (302, DASHBOARD)
+    assert (response.status_code, response.url) == (303, DASHBOARD)
 
 
 def test_pages_ask_to_log_in_first(client, db):
@@ -98,47 +98,54 @@ def test_pages_ask_to_log_in_first(client, db):
 
 def test_a_wrong_password_is_an_error_on_the_form(client, alice):
     response = client.post(LOGIN, {"username": "alice", "password": "wrong"})
-    assert response.status_code == 400
-    assert "Please enter a correct username and password" in response.content.decode()
+    assert (response.status_code, response.url) == (303, LOGIN)
     assert "_auth_user_id" not in client.session
+    page = client.get(LOGIN).content.decode()
+    assert "Wrong username or password." in page
+    # Usernames are not case-sensitive, and the message does not say they may be.
+    assert "case-sensitive" not in page
 
 
 def test_failed_logins_are_throttled_per_username(client, alice, settings):
     for _ in range(settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS):
-        assert client.post(LOGIN, {"username": "alice", "password": "wrong"}).status_code == 400
+        assert client.post(LOGIN, {"username": "alice", "password": "wrong"}).url == LOGIN
     # Now even the right password is refused, without being checked.
-    response = client.post(LOGIN, {"username": "ALICE", "password": PASSWORD})
-    assert response.status_code == 429
+    response = client.post(LOGIN, {"username": "ALICE", "password": PASSWORD}, follow=True)
     assert "Too many failed attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
     # Another account from the same address is not locked out by alice's failures.
     User.objects.create_user(username="dave", password=PASSWORD, name="Dave")
-    assert client.post(LOGIN, {"username": "dave", "password": PASSWORD}).status_code == 302
+    assert client.post(LOGIN, {"username": "dave", "password": PASSWORD}).url == DASHBOARD
 
 
 def test_failed_logins_are_throttled_per_address(client, alice, settings):
     settings.LOGIN_FAILURES_PER_ADDRESS = 3
     for number in range(3):
-        assert client.post(LOGIN, {"username": f"guess{number}", "password": "wrong"}).status_code == 400
-    assert client.post(LOGIN, {"username": "alice", "password": PASSWORD}).status_code == 429
+        assert client.post(LOGIN, {"username": f"guess{number}", "password": "wrong"}).url == LOGIN
+    response = client.post(LOGIN, {"username": "alice", "password": PASSWORD}, follow=True)
+    assert "Too many failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
     # From another address alice gets in.
     other = Client(REMOTE_ADDR="10.0.0.2")
-    assert other.post(LOGIN, {"username": "alice", "password": PASSWORD}).status_code == 302
+    assert other.post(LOGIN, {"username": "alice", "password": PASSWORD}).url == DASHBOARD
 
 
 def test_a_successful_login_forgives_the_usernames_failures(client, alice, settings):
     for _ in range(settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS - 1):
         client.post(LOGIN, {"username": "alice", "password": "wrong"})
-    assert client.post(LOGIN, {"username": "alice", "password": PASSWORD}).status_code == 302
+    assert client.post(LOGIN, {"username": "alice", "password": PASSWORD}).url == DASHBOARD
     client.logout()
     for _ in range(settings.LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS - 1):
-        assert client.post(LOGIN, {"username": "alice", "password": "wrong"}).status_code == 400
+        assert client.post(LOGIN, {"username": "alice", "password": "wrong"}).url == LOGIN
+    assert "Too many failed attempts" not in client.get(LOGIN).content.decode()
 
 
 def test_logging_out_takes_a_post(alice_web):
-    assert alice_web.get(LOGOUT).status_code == 405
+    # Typed into the address bar it logs nobody out: it goes to a page with the button.
+    assert alice_web.get(LOGOUT).url == DASHBOARD
+    assert alice_web.get(DASHBOARD).status_code == 200
     response = alice_web.post(LOGOUT)
-    assert (response.status_code, response.url) == (302, LOGIN)
+    assert (response.status_code, response.url) == (303, LOGIN)
     assert alice_web.get(DASHBOARD).status_code == 302
 
 

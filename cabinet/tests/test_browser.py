@@ -6,9 +6,15 @@ token and uses it, and logs out; once in English and once in Russian. The
 simulated Telegram pushes the bot's updates to the live server's webhook, so
 the bot answers inside the server, as it would in production.
 
+Then the finish of the pages: a long simulated chat leaves no blank page
+below the footer, on a phone the chat follows the send form, Ctrl+Enter sends
+and the focus returns to the message box, a failed login focuses the password,
+and every form answers with the page of its outcome.
+
 Skipped only where Chromium is missing outside CI; under CI a missing
 Chromium fails (.ci/run installs it). DOCS_SCREENSHOTS=1 saves the dashboard
-and the simulated chat to docs/img/ for the README.
+(desktop and 390×844 phone, English and Russian) and the simulated chat to
+docs/img/ for the README.
 """
 
 import os
@@ -18,8 +24,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from knox.models import AuthToken
 
-from conftest import make_due, run_sweep
+from cabinet import demo
+from conftest import PASSWORD as USER_PASSWORD
+from conftest import link, make_due, make_user, run_sweep
 from telegram.client import get_bot
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -171,8 +180,7 @@ def test_the_whole_flow_in_a_browser(language, browser, demo_site, tg, tmp_path)
     assert page.evaluate("window.stillTheSamePage") is True
     relayed = f"{name}, я получил от тебя сообщение:\n{text}"
     expect(chat.locator(".bubble.from-bot").last).to_contain_text(relayed)
-    if language == "en":
-        _screenshots(page, chat, tmp_path)
+    _screenshots(page, chat, tmp_path, language)
 
     # An API token, shown once, used with an HTTP client.
     page.get_by_role("link", name=t["tokens"], exact=True).click()
@@ -203,8 +211,155 @@ def test_the_whole_flow_in_a_browser(language, browser, demo_site, tg, tmp_path)
     context.close()
 
 
-def _screenshots(page, chat, tmp_path: Path) -> None:
+def _screenshots(page, chat, tmp_path: Path, language: str) -> None:
     folder = DOCS_IMG if os.environ.get("DOCS_SCREENSHOTS") else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=folder / "dashboard.png", full_page=True)
-    chat.screenshot(path=folder / "simulated-chat.png")
+    suffix = "" if language == "en" else f"-{language}"
+    page.screenshot(path=folder / f"dashboard{suffix}.png", full_page=True)
+    if language == "en":
+        chat.screenshot(path=folder / "simulated-chat.png")
+    # The same page on a 390×844 phone.
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=folder / f"dashboard{suffix}-phone.png", full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+# -- the cabinet's finish: page height, phone layout, keyboard, redirects after forms ----------------------
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def _logged_in_page(browser, site: str, *, viewport: dict, username: str = "vera"):
+    """A page logged in through the form, after one wrong password (whose answer is checked on the way)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    user = make_user(username, "Vera")
+    context = browser.new_context(locale="en-US", viewport=viewport)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{site}/cabinet/login/")
+    page.get_by_label("Username", exact=True).fill(username.upper())
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert").or_(page.locator(".errorlist.nonfield"))).to_contain_text(
+        "Wrong username or password. The username may be typed in any case"
+    )
+    # The username stays as typed; the password is what to type again, and it has the focus.
+    expect(page).to_have_url(f"{site}/cabinet/login/")
+    expect(page.get_by_label("Username", exact=True)).to_have_value(username.upper())
+    expect(page.get_by_label("Password", exact=True)).to_be_focused()
+    page.keyboard.type(USER_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Vera")
+    return user, context, page, errors
+
+
+def _close(context, page, errors: list) -> None:
+    assert errors == []
+    # Leave the cabinet first, so no poll is still running when the server stops.
+    page.goto("about:blank")
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_long_simulated_chat_leaves_no_blank_page_below_the_footer(browser, demo_site, viewport):
+    from playwright.sync_api import expect
+
+    user, context, page, errors = _logged_in_page(browser, demo_site, viewport=viewport)
+    bot = get_bot()
+    for number in range(30):
+        bot.send_message(demo.user_id_for(user), f"Relayed message {number}\nwith a second line")
+    page.reload()
+    expect(page.locator(".chat-log .bubble")).to_have_count(30)
+    # The chat scrolls inside its box: the page ends with its footer.
+    page_height = page.evaluate("document.documentElement.scrollHeight")
+    footer_bottom = page.evaluate("document.querySelector('footer').getBoundingClientRect().bottom + window.scrollY")
+    assert page_height <= footer_bottom + 1, (page_height, footer_bottom)
+    chat_log = page.locator(".chat-log")
+    assert chat_log.evaluate("log => log.scrollHeight > log.clientHeight")
+    _close(context, page, errors)
+
+
+def test_on_a_phone_the_simulated_chat_follows_the_send_form(browser, demo_site):
+    user, context, page, errors = _logged_in_page(browser, demo_site, viewport=PHONE)
+    send = page.locator("#send").bounding_box()
+    chat = page.locator("#simulated-chat").bounding_box()
+    recent = page.locator("#recent").bounding_box()
+    # One column: the send form, then the chat right below it, then the latest messages.
+    assert send["y"] + send["height"] <= chat["y"] < recent["y"], (send, chat, recent)
+    assert chat["y"] - (send["y"] + send["height"]) < 40
+    assert chat["width"] <= PHONE["width"]
+    # On a desktop the chat stands beside the column, as before.
+    page.set_viewport_size(DESKTOP)
+    send = page.locator("#send").bounding_box()
+    chat = page.locator("#simulated-chat").bounding_box()
+    assert chat["x"] >= send["x"] + send["width"]
+    _close(context, page, errors)
+
+
+def test_ctrl_enter_sends_and_the_message_box_keeps_the_focus(browser, demo_site, tg):
+    from playwright.sync_api import expect
+
+    user, context, page, errors = _logged_in_page(browser, demo_site, viewport=DESKTOP)
+    link(user, demo.user_id_for(user))
+    page.reload()
+    box = page.get_by_label("Message", exact=True)
+    expect(page.locator(".key-hint")).to_have_text("or Ctrl+Enter")
+    for number, keys in enumerate(["Control+Enter", "Meta+Enter"], start=1):
+        box.fill(f"typed and sent with {keys}")
+        box.press(keys)
+        expect(page.locator(".flash")).to_contain_text("The message is on its way.")
+        expect(page.locator("ol.messages li.message")).to_have_count(number)
+        expect(page.locator("ol.messages li.message").first).to_contain_text(f"typed and sent with {keys}")
+        # After the send the focus is back in the (empty) message box, ready for the next one.
+        expect(box).to_be_focused()
+        expect(box).to_have_value("")
+    # A refused send keeps the text, says why, and focuses the box too.
+    box.fill("   ")
+    box.press("Control+Enter")
+    expect(page.locator("#send .errorlist")).to_contain_text("The message is empty.")
+    expect(box).to_be_focused()
+    _close(context, page, errors)
+
+
+def test_forms_answer_with_the_page_of_their_outcome(browser, demo_site):
+    from playwright.sync_api import expect
+
+    user, context, page, errors = _logged_in_page(browser, demo_site, viewport=DESKTOP)
+    # A POST-only address opened from the address bar lands on the page that holds its form.
+    for path, landing in [
+        ("/cabinet/telegram/connect/", "/cabinet/#telegram"),
+        ("/cabinet/telegram/verify/", "/cabinet/#telegram"),
+        ("/cabinet/messages/send/", "/cabinet/#send"),
+    ]:
+        response = page.goto(f"{demo_site}{path}")
+        assert response.status == 200
+        expect(page).to_have_url(f"{demo_site}{landing}")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Vera")
+    # A wrong code: the dashboard shows it under the field, at the dashboard's address.
+    page.get_by_text("Have a verification code from the bot?").click()
+    page.get_by_label("Verification code from the bot").fill("WRONG123")
+    page.get_by_role("button", name="Connect this chat").click()
+    expect(page).to_have_url(f"{demo_site}/cabinet/#telegram")
+    expect(page.locator(".verify .errorlist")).to_contain_text("This code is wrong, used or expired.")
+    expect(page.get_by_label("Verification code from the bot")).to_have_value("WRONG123")
+    # A token: shown once at the tokens page's address; reloading makes no second one and hides the value.
+    page.goto(f"{demo_site}/cabinet/tokens/")
+    page.get_by_label("Token name", exact=True).fill("laptop")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page).to_have_url(f"{demo_site}/cabinet/tokens/")
+    token = page.locator("#new-token").input_value()
+    assert token not in page.url
+    page.reload()
+    expect(page.locator("#new-token")).to_have_count(0)
+    expect(page.locator("table.tokens tbody tr")).to_have_count(1)
+    assert AuthToken.objects.filter(user=user).count() == 1
+    # An unknown address is a page in the cabinet's style, not JSON.
+    response = page.goto(f"{demo_site}/cabinet/nope/")
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    _close(context, page, errors)

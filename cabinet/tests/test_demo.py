@@ -77,7 +77,7 @@ def test_the_bot_answers_in_the_language_of_the_page(demo_mode, alice_web):
 def test_linking_through_the_simulated_deep_link_and_receiving_a_message(
     demo_mode, alice, alice_web, django_capture_on_commit_callbacks
 ):
-    response = alice_web.post(CONNECT)
+    response = alice_web.post(CONNECT, follow=True)
     assert "Open the link in the simulated Telegram" in response.content.decode()
     code = response.context["connect"]["code"]
     alice_web.post(SAY, {"text": f"/start {code}"}, **FRAGMENT)
@@ -106,7 +106,7 @@ def test_each_account_sees_only_its_own_simulated_chat(demo_mode, alice, bob, al
 
 def test_without_javascript_the_chat_form_returns_to_the_page(demo_mode, alice_web):
     response = alice_web.post(SAY, {"text": "hi"})
-    assert (response.status_code, response.url) == (302, DASHBOARD + "#simulated-chat")
+    assert (response.status_code, response.url) == (303, DASHBOARD + "#simulated-chat")
 
 
 def test_a_silent_simulator_is_reported_not_fatal(demo_mode, alice_web, settings):

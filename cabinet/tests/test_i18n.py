@@ -27,8 +27,8 @@ def test_the_switcher_overrides_the_browser(alice_web):
 
 
 def test_form_errors_are_translated(client, alice):
-    response = client.post(LOGIN, {"username": "alice", "password": "wrong"}, HTTP_ACCEPT_LANGUAGE="ru")
-    assert "Пожалуйста, введите правильные имя пользователя и пароль" in response.content.decode()
+    response = client.post(LOGIN, {"username": "alice", "password": "wrong"}, HTTP_ACCEPT_LANGUAGE="ru", follow=True)
+    assert "Неверное имя пользователя или пароль." in response.content.decode()
 
 
 def test_the_api_keeps_english_whatever_the_browser_says(client, db):

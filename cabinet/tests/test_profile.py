@@ -25,15 +25,18 @@ def test_the_profile_page_has_both_forms(alice_web, django_assert_max_num_querie
 
 def test_changing_the_name(alice, alice_web):
     response = alice_web.post(PROFILE, {"name": "  Алиса  "})
-    assert (response.status_code, response.url) == (302, PROFILE)
+    assert (response.status_code, response.url) == (303, PROFILE)
     alice.refresh_from_db()
     assert alice.name == "Алиса"
-    assert alice_web.post(PROFILE, {"name": ""}).status_code == 400
+    assert alice_web.post(PROFILE, {"name": ""}).url == PROFILE
+    assert alice_web.get(PROFILE).context["name_form"].errors["name"] == ["This field is required."]
+    alice.refresh_from_db()
+    assert alice.name == "Алиса"
 
 
-def password_change(web, **extra):
+def password_change(web, *, follow: bool = False, **extra):
     data = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD, **extra}
-    return web.post(PASSWORD_CHANGE, data)
+    return web.post(PASSWORD_CHANGE, data, follow=follow)
 
 
 def test_changing_the_password_keeps_this_session_and_ends_the_others(alice, alice_web):
@@ -41,7 +44,7 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(alice, ali
     elsewhere.force_login(alice)
     issue_named_token(user=alice, name="kept")
     response = password_change(alice_web)
-    assert (response.status_code, response.url) == (302, PROFILE)
+    assert (response.status_code, response.url) == (303, PROFILE)
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
     assert alice_web.get(DASHBOARD).status_code == 200
@@ -54,7 +57,7 @@ def test_changing_the_password_can_revoke_every_token(alice, bob, alice_web):
     issue_named_token(user=alice, name="two")
     issue_named_token(user=bob, name="bob's")
     response = password_change(alice_web, revoke_tokens="on")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert not AuthToken.objects.filter(user=alice).exists()
     assert AuthToken.objects.filter(user=bob).count() == 1
     assert "2 API tokens are revoked" in alice_web.get(PROFILE).content.decode()
@@ -62,13 +65,12 @@ def test_changing_the_password_can_revoke_every_token(alice, bob, alice_web):
 
 def test_a_wrong_old_password_changes_nothing(alice, alice_web):
     response = password_change(alice_web, old_password="not it")
-    assert response.status_code == 400
-    assert "Your old password was entered incorrectly" in response.content.decode()
+    assert (response.status_code, response.url) == (303, PROFILE + "#password")
+    assert "Your old password was entered incorrectly" in alice_web.get(PROFILE).content.decode()
     alice.refresh_from_db()
     assert alice.check_password(PASSWORD)
 
 
 def test_a_weak_new_password_is_refused(alice, alice_web):
-    response = password_change(alice_web, new_password1="12345678", new_password2="12345678")
-    assert response.status_code == 400
+    response = password_change(alice_web, new_password1="12345678", new_password2="12345678", follow=True)
     assert "This password is too common." in response.content.decode()

@@ -24,12 +24,15 @@ def api_with(token: str) -> APIClient:
 
 def create(web, name: str) -> str:
     response = web.post(TOKENS, {"name": name})
-    assert response.status_code == 200
-    return response.context["new_token"]["value"]
+    assert (response.status_code, response.url) == (303, TOKENS)
+    return web.get(TOKENS).context["new_token"]["value"]
 
 
 def test_a_new_token_is_shown_once_with_a_curl_example(alice, alice_web):
     response = alice_web.post(TOKENS, {"name": "backup script"})
+    # Its value is in neither the address nor anything the browser keeps.
+    assert (response.status_code, response.url) == (303, TOKENS)
+    response = alice_web.get(TOKENS)
     token = response.context["new_token"]["value"]
     html = response.content.decode()
     assert "Your new token “backup script”" in html
@@ -39,8 +42,9 @@ def test_a_new_token_is_shown_once_with_a_curl_example(alice, alice_web):
     )
     label = ApiTokenLabel.objects.get(token__user=alice)
     assert (label.name, label.last_used_at) == ("backup script", None)
-    # Shown once: the list has its name and prefix, never the value.
+    # Shown once: reloading the page shows the list with its name and prefix, never the value, and makes no token.
     listed = alice_web.get(TOKENS).content.decode()
+    assert AuthToken.objects.filter(user=alice).count() == 1
     assert "backup script" in listed
     assert token not in listed
     assert f"<code>{token[:8]}…</code>" in listed
@@ -79,8 +83,8 @@ def test_tokens_from_logging_in_through_the_api_are_listed_too(alice, alice_web,
 
 
 def test_a_token_needs_a_name(alice_web):
-    response = alice_web.post(TOKENS, {"name": ""})
-    assert response.status_code == 400
+    response = alice_web.post(TOKENS, {"name": ""}, follow=True)
+    assert response.context["form"].errors["name"] == ["This field is required."]
     assert response.context["new_token"] is None
     assert not AuthToken.objects.exists()
 
@@ -89,7 +93,7 @@ def test_revoking_a_token_stops_it(alice, alice_web):
     token = create(alice_web, "old")
     digest = AuthToken.objects.get(user=alice).digest
     response = alice_web.post(REVOKE, {"token": digest})
-    assert (response.status_code, response.url) == (302, TOKENS)
+    assert (response.status_code, response.url) == (303, TOKENS)
     assert api_with(token).get("/api/v1/messages/").status_code == 401
     assert not ApiTokenLabel.objects.exists()
     assert "The token is revoked." in alice_web.get(TOKENS).content.decode()
@@ -101,5 +105,6 @@ def test_another_accounts_tokens_are_neither_shown_nor_revocable(alice, bob, ali
     page = alice_web.get(TOKENS).content.decode()
     assert "laptop" not in page and digest not in page
     assert "No tokens yet." in page
-    assert alice_web.post(REVOKE, {"token": digest}).status_code == 404
+    response = alice_web.post(REVOKE, {"token": digest}, follow=True)
+    assert "There is no such token" in response.content.decode()
     assert api_with(bobs).get("/api/v1/messages/").status_code == 200

@@ -1,4 +1,4 @@
-// The cabinet's few live parts: message statuses, the simulated chat, copy buttons.
+// The cabinet's few live parts: message statuses, the simulated chat, Ctrl+Enter, copy buttons.
 // Every page works without this file; it only saves reloads.
 (function () {
   "use strict";
@@ -71,6 +71,21 @@
       });
     });
   }
+
+  // Ctrl+Enter (⌘+Enter on a Mac) sends a message typed in a text area, as chat apps do.
+  var mac = /Mac|iPhone|iPad/.test(navigator.platform || "");
+  document.querySelectorAll("form textarea").forEach(function (area) {
+    area.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || !area.form) return;
+      event.preventDefault();
+      area.form.requestSubmit();
+    });
+    var hint = area.form && area.form.querySelector(".key-hint");
+    if (hint) {
+      if (mac) hint.textContent = hint.dataset.mac;
+      hint.hidden = false;
+    }
+  });
 
   // Copy buttons: shown only where they can work.
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
