@@ -7,9 +7,13 @@ reached, further attempts are refused before anything is checked, until the
 window ends.
 """
 
+import math
+
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from accounts import throttling as login_throttling
 
@@ -35,6 +39,24 @@ def login_failed(request: HttpRequest, username: str) -> None:
 def login_succeeded(request: HttpRequest, username: str) -> None:
     """This username starts afresh from this address; failures elsewhere and for other names still count."""
     request.login_attempt.succeeded()
+
+
+def reserve_signup(request: HttpRequest) -> None:
+    """Take a slot in the address's sign-up count before the password is hashed; ValidationError if it is full."""
+    try:
+        request.signup_reservation = login_throttling.reserve_signup(login_throttling.client_address(request))
+    except login_throttling.LimitReached as exc:
+        minutes = math.ceil(exc.wait / 60)
+        raise ValidationError(
+            gettext("Too many accounts were made from this address. Try again in %(minutes)d minutes.")
+            % {"minutes": minutes}
+        ) from None
+
+
+def signup_failed(request: HttpRequest) -> None:
+    """No account was made: the slot goes back (accounts/middleware.py does this when the hasher was busy)."""
+    if (reservation := getattr(request, "signup_reservation", None)) is not None:
+        reservation.give_back()
 
 
 def verify_blocked(request: HttpRequest) -> bool:

@@ -64,10 +64,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
+            # Sign-ups per client address are limited, counted before the password is hashed.
+            throttling.reserve_signup(request)
             user = account_services.register_user(
                 username=data["username"], password=data["password"], name=data["name"]
             )
         except ValidationError as exc:
+            throttling.signup_failed(request)
             for field, errors in exc.message_dict.items():
                 if field == "username":
                     # The one username error the service raises, in the page's language.
