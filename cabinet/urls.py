@@ -1,5 +1,4 @@
 from django.urls import path
-from django.views.i18n import set_language
 
 from cabinet import views
 
@@ -9,7 +8,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.log_in, name="login"),
     path("logout/", views.log_out, name="logout"),
-    path("language/", set_language, name="set-language"),
+    path("language/", views.set_language, name="set-language"),
     path("telegram/connect/", views.telegram_connect, name="telegram-connect"),
     path("telegram/verify/", views.telegram_verify, name="telegram-verify"),
     path("telegram/disconnect/", views.telegram_disconnect, name="telegram-disconnect"),

@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors as account_selectors
@@ -115,6 +116,14 @@ def log_in(request: HttpRequest) -> HttpResponse:
     throttling.login_succeeded(request, username)
     login(request, form.get_user())
     return see_other(next_url or "cabinet:dashboard")
+
+
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switcher, answering 303 as every other form here does."""
+    response = i18n.set_language(request)
+    if response.status_code == 302:
+        response.status_code = 303
+    return response
 
 
 @post_only("cabinet:dashboard")

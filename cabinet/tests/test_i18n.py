@@ -20,7 +20,7 @@ def test_pages_follow_the_browsers_language(client, db):
 
 def test_the_switcher_overrides_the_browser(alice_web):
     response = alice_web.post(reverse("cabinet:set-language"), {"language": "ru", "next": DASHBOARD})
-    assert (response.status_code, response.url) == (302, DASHBOARD)
+    assert (response.status_code, response.url) == (303, DASHBOARD)
     html = alice_web.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Здравствуйте, Alice" in html
     assert '<option value="ru" lang="ru" selected>Русский</option>' in html
