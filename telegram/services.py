@@ -1,4 +1,6 @@
+import logging
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -8,7 +10,11 @@ from accounts.models import User
 from ops import metrics
 from relay.models import Message
 from telegram import codes
+from telegram.client import TelegramError, get_bot
 from telegram.models import Chat, LinkCode
+from telegram.texts import text
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,19 @@ def link_chat(*, user: User, who: TelegramUser) -> Chat:
         )
 
 
-def unlink_chat(*, user: User) -> bool:
-    """Remove the account's chat link; False if there was none."""
+def unlink_chat(*, user: User, notify: bool = False) -> bool:
+    """Remove the account's chat link; False if there was none.
+
+    With notify (unlinked in the cabinet or through the API, not by the
+    chat's own /stop), the bot tells the chat once the unlink is committed.
+    """
     with transaction.atomic():
         chat = Chat.objects.filter(user=user).first()
         if chat is None:
             return False
         _delete_chat(chat, reason="the chat was unlinked")
+        if notify:
+            tell_chat(chat_id=chat.chat_id, message=text(chat.language_code, "unlinked", username=user.username))
         return True
 
 
@@ -142,6 +154,28 @@ def _delete_chat(chat: Chat, *, reason: str) -> None:
     )
     metrics.messages_failed(failed)
     chat.delete()
+
+
+def tell_chat(*, chat_id: int, message: str) -> None:
+    """Have the bot send `message` to the chat once the current transaction commits.
+
+    From the queue, so the page or API call that caused it does not wait on
+    Telegram; a send that fails is logged and changes nothing.
+    """
+    from telegram.tasks import send_notice_task
+
+    # robust: a queue that cannot take the task must not undo what was committed.
+    transaction.on_commit(partial(send_notice_task, chat_id, message), robust=True)
+
+
+def send_notice(*, chat_id: int, message: str) -> bool:
+    """Send one message from the bot, outside delivery; False (logged) if Telegram did not take it."""
+    try:
+        get_bot().send_message(chat_id, message)
+    except TelegramError as error:
+        logger.warning("could not send a notice to chat %s: %s", chat_id, error)
+        return False
+    return True
 
 
 def mark_unreachable(*, chat: Chat, reason: str) -> None:

@@ -12,6 +12,13 @@ TEXTS = {
         "и этот чат будет привязан к вашему аккаунту.",
         "stopped": "Чат отвязан от аккаунта {username}. Сообщения больше не будут приходить сюда.",
         "not_linked": "Этот чат не привязан ни к одному аккаунту.",
+        "unlinked": "Чат отвязан от аккаунта {username} в личном кабинете или через API. "
+        "Сообщения больше не будут приходить сюда.",
+        "account_deleted": "Аккаунт {username} удалён, и этот чат больше к нему не привязан. "
+        "Сообщения больше не будут приходить сюда.",
+        "password_reset": "Кто-то попросил сбросить пароль аккаунта {username}. "
+        "Чтобы задать новый пароль, откройте ссылку в течение {minutes} мин. (она работает один раз):\n{link}\n"
+        "Если это были не вы, просто не открывайте её: пароль останется прежним.",
         "help": "Я пересылаю сюда сообщения, которые вы отправляете через API tg-relay.\n\n"
         "Как привязать чат:\n"
         "1. Откройте ссылку привязки из личного кабинета (или API: POST /api/v1/telegram/link/), или\n"
@@ -31,6 +38,13 @@ TEXTS = {
         "and this chat will be linked to your account.",
         "stopped": "This chat is no longer linked to {username}. Messages will not arrive here any more.",
         "not_linked": "This chat is not linked to any account.",
+        "unlinked": "This chat was unlinked from {username} in the cabinet or through the API. "
+        "Messages will not arrive here any more.",
+        "account_deleted": "The account {username} was deleted, and this chat is no longer linked to it. "
+        "Messages will not arrive here any more.",
+        "password_reset": "Someone asked to reset the password of {username}. "
+        "To choose a new one, open this link within {minutes} min (it works once):\n{link}\n"
+        "If it was not you, do not open it: the password stays as it is.",
         "help": "I forward here the messages you send through the tg-relay API.\n\n"
         "To link this chat:\n"
         "1. Open the link from your cabinet (or the API: POST /api/v1/telegram/link/), or\n"

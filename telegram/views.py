@@ -44,7 +44,7 @@ class LinkApi(APIView):
 
     @extend_schema(request=None, responses={204: None, 404: ErrorOutput}, tags=["telegram"], summary="Unlink the chat")
     def delete(self, request):
-        if not services.unlink_chat(user=request.user):
+        if not services.unlink_chat(user=request.user, notify=True):
             return Response({"detail": "No chat is linked."}, status=status.HTTP_404_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

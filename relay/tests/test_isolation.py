@@ -12,6 +12,7 @@ from relay.tests.helpers import (
     post_text,
     texts,
 )
+from telegram.texts import text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,12 +94,13 @@ def test_unlinking_fails_queued_messages_instead_of_delivering_them_later(tg, al
     make_due()
     run_sweep()
 
-    assert tg.sent() == []
+    # The old chat hears only that it was unlinked (cabinet/tests/test_confirm_unlink.py).
+    assert texts(tg.sent(chat_id=ALICE_CHAT)) == [text("ru", "unlinked", username="alice")]
+    assert tg.sent(chat_id=3003) == []
     assert get_message(alice_api, body["id"])["status"] == "failed"
     later = post_text(alice_api, "written for the new chat")
     assert get_message(alice_api, later["id"])["status"] == "sent"
-    assert texts(tg.sent()) == [delivered_text("Alice", "written for the new chat")]
-    assert tg.sent()[0]["chat_id"] == 3003
+    assert texts(tg.sent(chat_id=3003)) == [delivered_text("Alice", "written for the new chat")]
 
 
 def test_relinking_the_same_chat_after_unlinking_does_not_revive_old_messages(tg, alice, alice_api):
@@ -111,7 +113,7 @@ def test_relinking_the_same_chat_after_unlinking_does_not_revive_old_messages(tg
     make_due()
     run_sweep()
 
-    assert tg.sent() == []
+    assert texts(tg.sent()) == [text("ru", "unlinked", username="alice")]
     assert get_message(alice_api, body["id"])["status"] == "failed"
 
 

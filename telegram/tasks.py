@@ -1,0 +1,10 @@
+"""Queue entry points of the telegram app: thin wrappers that call its services."""
+
+from huey.contrib.djhuey import task
+
+from telegram import services
+
+
+@task()
+def send_notice_task(chat_id: int, message: str) -> None:
+    services.send_notice(chat_id=chat_id, message=message)
