@@ -53,3 +53,7 @@ class TokenOutput(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>`.")
     expiry = serializers.DateTimeField(allow_null=True, help_text="Null: the token does not expire.")
     user = UserOutput()
+
+
+class AccountDeleteInput(serializers.Serializer):
+    password = StringField(max_length=128, trim_whitespace=False, help_text="The account's password, to confirm.")

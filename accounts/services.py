@@ -1,15 +1,28 @@
+import logging
+import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache, caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
-from accounts.models import ApiTokenLabel, User
+from accounts.models import ApiTokenLabel, PasswordResetToken, User
+from ops import metrics
+from relay import delivery
+from relay.models import Message
+from telegram import selectors as telegram_selectors
+from telegram import services as telegram_services
+from telegram.codes import hash_code
+from telegram.texts import text
+
+logger = logging.getLogger(__name__)
 
 # How precisely a token's last use is known: one write per token per this period at most.
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
@@ -107,3 +120,89 @@ def change_password(*, user: User, password: str, revoke_tokens: bool = False) -
         user.set_password(password)
         user.save(update_fields=["password"])
         return revoke_all_tokens(user=user) if revoke_tokens else 0
+
+
+# -- password reset through the linked chat ---------------------------------------------
+
+# 256 random bits, URL-safe: 43 characters.
+RESET_TOKEN_BYTES = 32
+
+
+class ResetLinkInvalid(Exception):
+    """The reset link is unknown, used, or expired."""
+
+
+def request_password_reset(*, username: str, base_url: str) -> None:
+    """Queue a reset link for the account's chat: the caller answers alike, and as fast, for any username."""
+    from accounts.tasks import send_password_reset_task
+
+    send_password_reset_task(username.strip(), base_url)
+
+
+def send_password_reset(*, username: str, base_url: str) -> bool:
+    """Send a one-time reset link to the account's linked, reachable chat; False if there is none.
+
+    `base_url` is the service's public address (scheme and host); the link
+    is stored only as an HMAC and replaces the account's earlier ones.
+    """
+    user = User.objects.filter(username__iexact=username).first()
+    chat = telegram_selectors.chat_for_user(user=user) if user is not None else None
+    if chat is None or chat.unreachable_reason:
+        return False
+    token = secrets.token_urlsafe(RESET_TOKEN_BYTES)
+    with transaction.atomic():
+        PasswordResetToken.objects.filter(user=user, used_at__isnull=True).delete()
+        PasswordResetToken.objects.create(
+            user=user, token_hash=hash_code(token), expires_at=timezone.now() + settings.PASSWORD_RESET_TTL
+        )
+    # The page that redeems it is the cabinet's.
+    link = base_url.rstrip("/") + reverse("cabinet:password-reset", kwargs={"token": token})
+    minutes = int(settings.PASSWORD_RESET_TTL.total_seconds() // 60)
+    message = text(chat.language_code, "password_reset", username=user.username, minutes=minutes, link=link)
+    return telegram_services.send_notice(chat_id=chat.chat_id, message=message)
+
+
+def reset_password(*, token: str, password: str) -> User:
+    """Redeem a reset link: set the (already validated) password, or raise ResetLinkInvalid.
+
+    Every session of the account ends with its old password hash, and its
+    other reset links stop working.
+    """
+    now = timezone.now()
+    token_hash = hash_code(token)
+    with transaction.atomic():
+        # Conditional: of two concurrent uses of one link, one changes the row.
+        claimed = PasswordResetToken.objects.filter(
+            token_hash=token_hash, used_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now)
+        if claimed != 1:
+            raise ResetLinkInvalid
+        user = User.objects.get(password_reset_tokens__token_hash=token_hash)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        PasswordResetToken.objects.filter(user=user, used_at__isnull=True).delete()
+    return user
+
+
+# -- deleting an account ----------------------------------------------------------------
+
+
+def delete_account(*, user: User) -> None:
+    """Remove the account with its chat link, API tokens and messages; the bot tells the chat.
+
+    Nothing the account had queued is sent afterwards: its queued messages
+    fail first, so delivery picks none of them; then a send already under
+    way (one per chat at most) is waited for; then the rows go.
+    """
+    failed = Message.objects.filter(user=user, status=Message.Status.QUEUED).update(
+        status=Message.Status.FAILED, error="Not delivered: the account was deleted.", updated_at=timezone.now()
+    )
+    metrics.messages_failed(failed)
+    chat = telegram_selectors.chat_for_user(user=user)
+    if chat is not None and not delivery.hold_chat(chat.pk, wait=settings.TELEGRAM_TIMEOUT_SECONDS + 1):
+        logger.warning("deleting account %s while a send to its chat is still under way", user.pk)
+    with transaction.atomic():
+        if chat is not None:
+            message = text(chat.language_code, "account_deleted", username=user.username)
+            telegram_services.tell_chat(chat_id=chat.chat_id, message=message)
+        user.delete()

@@ -5,4 +5,5 @@ from accounts import views
 urlpatterns = [
     path("auth/register/", views.RegisterApi.as_view(), name="api-register"),
     path("auth/token/", views.TokenApi.as_view(), name="api-token"),
+    path("auth/account/delete/", views.AccountDeleteApi.as_view(), name="api-account-delete"),
 ]

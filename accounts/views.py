@@ -14,8 +14,16 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts import throttling as login_throttle
-from accounts.serializers import LoginInput, RegisterInput, SignupInput, TokenOutput, UserOutput
+from accounts.serializers import (
+    AccountDeleteInput,
+    LoginInput,
+    RegisterInput,
+    SignupInput,
+    TokenOutput,
+    UserOutput,
+)
 from config.schema import Error as ErrorOutput
+from config.schema import ValidationError as ValidationErrorOutput
 
 INVALID_LOGIN = {"detail": "Invalid username or password."}
 
@@ -106,6 +114,37 @@ class TokenApi(APIView):
         if not isinstance(request.auth, AuthToken):
             return Response({"detail": "Log out with the bearer token you want to revoke."}, status=400)
         services.revoke_token(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccountDeleteApi(APIView):
+    # POST, not DELETE: a DELETE's body has no defined meaning (OpenAPI 3.0 cannot
+    # describe one, and proxies may drop it), and the password must travel in the body.
+    @extend_schema(
+        request=AccountDeleteInput,
+        responses={204: None, 400: ValidationErrorOutput},
+        tags=["auth"],
+        summary="Delete the account, with its chat link, API tokens and messages",
+        description=(
+            "Confirm with the account's password. Messages still queued are not sent, and the bot tells the "
+            "linked chat it was unlinked. A wrong password counts as a failed login."
+        ),
+    )
+    def post(self, request):
+        data = AccountDeleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, address = request.user, login_throttle.client_address(request)
+        # The password is checked as at login, and counts with login's failures.
+        try:
+            attempt = login_throttle.reserve_login(user.username, address)
+        except login_throttle.LimitReached as exc:
+            raise exceptions.Throttled(exc.wait, detail="Too many failed logins.") from None
+        with attempt:
+            right = user.check_password(data.validated_data["password"])
+        if not right:
+            raise serializers.ValidationError({"password": ["Wrong password."]})
+        attempt.succeeded()
+        services.delete_account(user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

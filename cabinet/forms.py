@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
@@ -134,3 +134,35 @@ class PasswordForm(Labelled, PasswordChangeForm):
 class DemoSayForm(Labelled, forms.Form):
     # Telegram's own limit for one message.
     text = forms.CharField(label=_("Message to the bot"), max_length=4096)
+
+
+class PasswordForgotForm(Labelled, forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "autofocus": True}),
+    )
+
+
+class PasswordResetForm(Labelled, SetPasswordForm):
+    def validate_password_for_user(self, user, password_field_name: str = "new_password1") -> None:
+        # Under the new password itself, as on the profile, not under its repeat.
+        super().validate_password_for_user(user, password_field_name="new_password1")
+
+
+class AccountDeleteForm(Labelled, forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, user: User, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("This is not your password."), code="wrong_password")
+        return password

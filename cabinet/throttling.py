@@ -7,6 +7,7 @@ reached, further attempts are refused before anything is checked, until the
 window ends.
 """
 
+import hashlib
 import math
 
 from django.conf import settings
@@ -67,6 +68,24 @@ def verify_blocked(request: HttpRequest) -> bool:
 def verify_failed(request: HttpRequest) -> None:
     for key, _ in _verify_limits(request):
         _count(key)
+
+
+def reset_blocked(request: HttpRequest, username: str) -> bool:
+    """Reset links asked for per username and per address are limited, whether or not the account exists."""
+    return _blocked(_reset_limits(request, username))
+
+
+def reset_requested(request: HttpRequest, username: str) -> None:
+    for key, _ in _reset_limits(request, username):
+        _count(key)
+
+
+def _reset_limits(request: HttpRequest, username: str) -> list[tuple[str, int]]:
+    digest = hashlib.sha256(login_throttling.normalize_username(username).encode("utf-8", "surrogatepass")).hexdigest()
+    return [
+        (f"cabinet-resets:username:{digest[:32]}", settings.PASSWORD_RESETS_PER_USERNAME),
+        (f"cabinet-resets:address:{login_throttling.client_address(request)}", settings.PASSWORD_RESETS_PER_ADDRESS),
+    ]
 
 
 def _verify_limits(request: HttpRequest) -> list[tuple[str, int]]:

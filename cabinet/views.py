@@ -13,7 +13,7 @@ from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,12 +26,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from cabinet import demo, throttling
+from cabinet import demo, export, throttling
 from cabinet.forms import (
+    AccountDeleteForm,
     DemoSayForm,
     LoginForm,
     NameForm,
+    PasswordForgotForm,
     PasswordForm,
+    PasswordResetForm,
     SendForm,
     SignUpForm,
     TokenForm,
@@ -224,7 +227,7 @@ def telegram_verify(request: HttpRequest) -> HttpResponse:
 @post_only("cabinet:dashboard", fragment="telegram")
 @login_required
 def telegram_disconnect(request: HttpRequest) -> HttpResponse:
-    if telegram_services.unlink_chat(user=request.user):
+    if telegram_services.unlink_chat(user=request.user, notify=True):
         messages.success(request, _("Telegram is disconnected. Messages still queued were not sent."))
     return see_other("cabinet:dashboard")
 
@@ -372,8 +375,144 @@ def _profile(request: HttpRequest) -> HttpResponse:
     context = {
         "name_form": restore_form(request, "name", NameForm) or NameForm(initial={"name": request.user.name}),
         "password_form": restore_form(request, "password", PasswordForm, request.user) or PasswordForm(request.user),
+        "delete_form": restore_form(request, "delete", AccountDeleteForm, request.user)
+        or AccountDeleteForm(request.user),
     }
     return render(request, "cabinet/profile.html", context)
+
+
+# -- confirming before Disconnect and Revoke ------------------------------------------
+# The buttons lead here with a GET; this page's form makes the POST. It works
+# without JavaScript, and a stray click changes nothing.
+
+
+@require_GET
+@login_required
+def telegram_disconnect_confirm(request: HttpRequest) -> HttpResponse:
+    chat = telegram_selectors.chat_for_user(user=request.user)
+    if chat is None:
+        messages.info(request, _("No Telegram chat is connected."))
+        return redirect("cabinet:dashboard")
+    context = {
+        "title": _("Disconnect Telegram?"),
+        "question": _("Disconnect %(chat)s from your account?") % {"chat": chat.display_name},
+        "detail": _(
+            "Messages still queued for it will not be sent, and the bot will tell the chat that it was unlinked. "
+            "You can connect a chat again at any time."
+        ),
+        "action": reverse("cabinet:telegram-disconnect"),
+        "confirm_label": _("Disconnect"),
+        "cancel_url": reverse("cabinet:dashboard") + "#telegram",
+    }
+    return render(request, "cabinet/confirm.html", context)
+
+
+@require_GET
+@login_required
+def token_revoke_confirm(request: HttpRequest) -> HttpResponse:
+    token = account_selectors.token_for_user(user=request.user, digest=request.GET.get("token", ""))
+    if token is None:
+        messages.error(request, _("There is no such token: it may be revoked already."))
+        return redirect("cabinet:tokens")
+    name = getattr(getattr(token, "label", None), "name", "") or f"{token.token_key[:8]}…"
+    context = {
+        "title": _("Revoke the token?"),
+        "question": _("Revoke the token “%(name)s”?") % {"name": name},
+        "detail": _("Whatever uses it is refused from now on. This cannot be undone."),
+        "action": reverse("cabinet:token-revoke"),
+        "hidden": {"token": token.digest},
+        "confirm_label": _("Revoke"),
+        "cancel_url": reverse("cabinet:tokens"),
+    }
+    return render(request, "cabinet/confirm.html", context)
+
+
+# -- forgotten password: a one-time link through the linked chat ----------------------
+
+
+@require_http_methods(["GET", "POST"])
+def password_forgot(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        form = restore_form(request, "forgot", PasswordForgotForm) or PasswordForgotForm()
+        return render(request, "cabinet/password_forgot.html", {"form": form})
+    form = PasswordForgotForm(request.POST)
+    if not form.is_valid():
+        keep_form(request, "forgot", form)
+        return see_other("cabinet:password-forgot")
+    username = form.cleaned_data["username"]
+    # Counted for any name, account or not: the answer tells nothing either way.
+    if throttling.reset_blocked(request, username):
+        form.add_error("username", _("Too many reset links asked for. Wait a few minutes and try again."))
+        keep_form(request, "forgot", form)
+        return see_other("cabinet:password-forgot")
+    throttling.reset_requested(request, username)
+    account_services.request_password_reset(username=username, base_url=settings.PUBLIC_URL)
+    return see_other("cabinet:password-forgot-sent")
+
+
+@require_GET
+def password_forgot_sent(request: HttpRequest) -> HttpResponse:
+    minutes = int(settings.PASSWORD_RESET_TTL.total_seconds() // 60)
+    return render(request, "cabinet/password_forgot_sent.html", {"ttl_minutes": minutes})
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest, token: str) -> HttpResponse:
+    user = account_selectors.password_reset_user(token=token)
+    if user is None:
+        return render(request, "cabinet/password_reset_invalid.html", status=404)
+    if request.method == "GET":
+        form = restore_form(request, "reset", PasswordResetForm, user) or PasswordResetForm(user)
+        return render(request, "cabinet/password_reset.html", {"form": form, "username": user.username})
+    form = PasswordResetForm(user, request.POST)
+    if not form.is_valid():
+        keep_form(request, "reset", form, secret=("new_password1", "new_password2"))
+        return see_other(request.path)
+    try:
+        account_services.reset_password(token=token, password=form.cleaned_data["new_password1"])
+    except account_services.ResetLinkInvalid:
+        # Used meanwhile, in another tab or by another request: the page now says so.
+        return see_other(request.path)
+    if request.user.is_authenticated:
+        logout(request)
+    messages.success(request, _("Your new password is set. Every session was signed out: log in with it."))
+    return see_other("cabinet:login")
+
+
+# -- your data: export, and deleting the account --------------------------------------
+
+
+@require_GET
+@login_required
+def export_messages(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
+    stamp = timezone.now().strftime("%Y%m%d")
+    if fmt == "csv":
+        response = StreamingHttpResponse(export.as_csv(request.user), content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(export.as_json(request.user), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="tg-relay-messages-{stamp}.{fmt}"'
+    return response
+
+
+@post_only("cabinet:profile", fragment="delete")
+@login_required
+def account_delete(request: HttpRequest) -> HttpResponse:
+    form = AccountDeleteForm(request.user, request.POST)
+    # The password is checked as at login, and counts with login's failures.
+    if throttling.login_blocked(request, request.user.username):
+        # Not validated: that would check the password.
+        error = _("Too many failed attempts. Wait a few minutes and try again.")
+        keep(request, "delete", {"data": {}, "errors": {"__all__": [{"message": error}]}})
+        return see_other("cabinet:profile", fragment="delete")
+    if not form.is_valid():
+        throttling.login_failed(request, request.user.username)
+        keep_form(request, "delete", form, secret=("password",))
+        return see_other("cabinet:profile", fragment="delete")
+    throttling.login_succeeded(request, request.user.username)
+    account_services.delete_account(user=request.user)
+    logout(request)
+    messages.success(request, _("Your account is deleted, with its messages, tokens and chat link."))
+    return see_other("cabinet:login")
 
 
 # -- demo mode: the simulated chat with the bot ---------------------------------------

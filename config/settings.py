@@ -217,6 +217,11 @@ CSRF_FAILURE_VIEW = "cabinet.errors.csrf_failure"
 # answers 429. Cabinet logins count with the API's (LOGIN_FAILURES_*).
 CABINET_VERIFY_FAILURES = 10
 CABINET_FAILURE_WINDOW_SECONDS = 300
+# "Forgot password": reset links asked for per username and per client address
+# in that window, and how long a link sent to the linked chat works.
+PASSWORD_RESETS_PER_USERNAME = envint("PASSWORD_RESETS_PER_USERNAME", 3)
+PASSWORD_RESETS_PER_ADDRESS = envint("PASSWORD_RESETS_PER_ADDRESS", 10)
+PASSWORD_RESET_TTL = timedelta(minutes=envint("PASSWORD_RESET_TTL_MINUTES", 30))
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 # Cookies marked Secure are sent over HTTPS only, so they are only marked when

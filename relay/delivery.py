@@ -140,6 +140,21 @@ def _release(chat_pk: int, token: str) -> None:
     Chat.objects.filter(pk=chat_pk, lease_token=token).update(lease_token="", lease_expires_at=None)
 
 
+def hold_chat(chat_pk: int, *, wait: float) -> bool:
+    """Take the chat from delivery for good, as it is about to be deleted, once a send under way has ended.
+
+    Waits up to `wait` seconds for the lease; False if its holder kept it that long.
+    """
+    deadline = time.monotonic() + wait
+    while _claim(chat_pk) is None:
+        if not Chat.objects.filter(pk=chat_pk).exists():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _book_turn(chat_pk: int, token: str, at: datetime) -> bool:
     """Note that a task will look at the chat at `at`; False if one already will by then.
 
