@@ -12,7 +12,7 @@ import math
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext
 
@@ -48,10 +48,9 @@ def reserve_signup(request: HttpRequest) -> None:
         request.signup_reservation = login_throttling.reserve_signup(login_throttling.client_address(request))
     except login_throttling.LimitReached as exc:
         minutes = math.ceil(exc.wait / 60)
-        raise ValidationError(
-            gettext("Too many accounts were made from this address. Try again in %(minutes)d minutes.")
-            % {"minutes": minutes}
-        ) from None
+        message = gettext("Too many accounts were made from this address. Try again in %(minutes)d minutes.")
+        # Keyed as the form's own errors, so the sign-up page shows it above the fields.
+        raise ValidationError({NON_FIELD_ERRORS: [message % {"minutes": minutes}]}) from None
 
 
 def signup_failed(request: HttpRequest) -> None:
