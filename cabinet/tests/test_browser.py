@@ -218,8 +218,9 @@ def _screenshots(page, chat, tmp_path: Path, language: str) -> None:
     page.screenshot(path=folder / f"dashboard{suffix}.png", full_page=True)
     if language == "en":
         chat.screenshot(path=folder / "simulated-chat.png")
-    # The same page on a 390×844 phone.
+    # The same page on a 390×844 phone, its chat scrolled to the latest message as on opening the page there.
     page.set_viewport_size(PHONE)
+    chat.locator(".chat-log").evaluate("log => { log.scrollTop = log.scrollHeight; }")
     page.screenshot(path=folder / f"dashboard{suffix}-phone.png", full_page=True)
     page.set_viewport_size(DESKTOP)
 
