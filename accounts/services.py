@@ -109,6 +109,12 @@ def change_name(*, user: User, name: str) -> None:
     user.save(update_fields=["name"])
 
 
+def change_time_zone(*, user: User, time_zone: str) -> None:
+    """The zone the cabinet shows times in (an IANA name, already checked); blank follows the browser."""
+    user.time_zone = time_zone
+    user.save(update_fields=["time_zone"])
+
+
 def change_password(*, user: User, password: str, revoke_tokens: bool = False) -> int:
     """Set a new (already validated) password; with revoke_tokens, revoke every API token too.
 

@@ -6,6 +6,7 @@ from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from cabinet.time_zones import zone_names
 from relay.validation import has_visible_character
 
 
@@ -166,3 +167,13 @@ class AccountDeleteForm(Labelled, forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError(_("This is not your password."), code="wrong_password")
         return password
+
+class TimeZoneForm(Labelled, forms.Form):
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    def __init__(self, *args, browser_zone: str | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        follow = _("Your browser's zone")
+        if browser_zone:
+            follow = _("Your browser's (%(zone)s)") % {"zone": browser_zone}
+        self.fields["time_zone"].choices = [("", follow)] + [(name, name) for name in sorted(zone_names())]

@@ -21,6 +21,7 @@ urlpatterns = [
     path("tokens/revoke/confirm/", views.token_revoke_confirm, name="token-revoke-confirm"),
     path("profile/", views.profile, name="profile"),
     path("profile/password/", views.password_change, name="password-change"),
+    path("profile/time-zone/", views.time_zone_change, name="time-zone"),
     path("profile/delete/", views.account_delete, name="account-delete"),
     path("profile/export/messages.json", views.export_messages, {"fmt": "json"}, name="export-json"),
     path("profile/export/messages.csv", views.export_messages, {"fmt": "csv"}, name="export-csv"),

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from cabinet import demo, export, throttling
+from cabinet import demo, export, throttling, time_zones
 from cabinet.forms import (
     AccountDeleteForm,
     DemoSayForm,
@@ -37,6 +37,7 @@ from cabinet.forms import (
     PasswordResetForm,
     SendForm,
     SignUpForm,
+    TimeZoneForm,
     TokenForm,
     VerifyForm,
 )
@@ -372,13 +373,29 @@ def password_change(request: HttpRequest) -> HttpResponse:
 
 
 def _profile(request: HttpRequest) -> HttpResponse:
+    browser_zone = time_zones.browser_zone(request)
     context = {
         "name_form": restore_form(request, "name", NameForm) or NameForm(initial={"name": request.user.name}),
         "password_form": restore_form(request, "password", PasswordForm, request.user) or PasswordForm(request.user),
         "delete_form": restore_form(request, "delete", AccountDeleteForm, request.user)
         or AccountDeleteForm(request.user),
+        "time_zone_form": restore_form(request, "time_zone", TimeZoneForm, browser_zone=browser_zone)
+        or TimeZoneForm(initial={"time_zone": request.user.time_zone}, browser_zone=browser_zone),
     }
     return render(request, "cabinet/profile.html", context)
+
+
+@post_only("cabinet:profile", fragment="time-zone")
+@login_required
+def time_zone_change(request: HttpRequest) -> HttpResponse:
+    form = TimeZoneForm(request.POST, browser_zone=None)
+    if not form.is_valid():
+        keep_form(request, "time_zone", form)
+        return see_other("cabinet:profile", fragment="time-zone")
+    account_services.change_time_zone(user=request.user, time_zone=form.cleaned_data["time_zone"])
+    zone = form.cleaned_data["time_zone"] or time_zones.browser_zone(request) or time_zones.DEFAULT
+    messages.success(request, _("Times are now shown in %(zone)s.") % {"zone": zone})
+    return see_other("cabinet:profile", fragment="time-zone")
 
 
 # -- confirming before Disconnect and Revoke ------------------------------------------
