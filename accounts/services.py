@@ -162,10 +162,22 @@ def send_password_reset(*, username: str, base_url: str) -> bool:
             user=user, token_hash=hash_code(token), expires_at=timezone.now() + settings.PASSWORD_RESET_TTL
         )
     # The page that redeems it is the cabinet's.
-    link = base_url.rstrip("/") + reverse("cabinet:password-reset", kwargs={"token": token})
+    link = base_url.rstrip("/") + reverse("cabinet:password-reset-open", kwargs={"token": token})
     minutes = int(settings.PASSWORD_RESET_TTL.total_seconds() // 60)
     message = text(chat.language_code, "password_reset", username=user.username, minutes=minutes, link=link)
     return telegram_services.send_notice(chat_id=chat.chat_id, message=message)
+
+
+def open_password_reset(*, token: str) -> str | None:
+    """Swap a valid link's token for a new secret, returned for the browser that opened it; None if invalid.
+
+    Conditional, like redeeming: of two browsers opening one link, one gets it.
+    """
+    secret = secrets.token_urlsafe(RESET_TOKEN_BYTES)
+    swapped = PasswordResetToken.objects.filter(
+        token_hash=hash_code(token), used_at__isnull=True, expires_at__gt=timezone.now()
+    ).update(token_hash=hash_code(secret))
+    return secret if swapped == 1 else None
 
 
 def reset_password(*, token: str, password: str) -> User:

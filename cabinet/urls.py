@@ -27,7 +27,8 @@ urlpatterns = [
     path("profile/export/messages.csv", views.export_messages, {"fmt": "csv"}, name="export-csv"),
     path("password/forgot/", views.password_forgot, name="password-forgot"),
     path("password/forgot/sent/", views.password_forgot_sent, name="password-forgot-sent"),
-    path("password/reset/<str:token>/", views.password_reset, name="password-reset"),
+    path("password/reset/", views.password_reset, name="password-reset"),
+    path("password/reset/<str:token>/", views.password_reset_open, name="password-reset-open"),
     path("demo/chat/", views.demo_chat, name="demo-chat"),
     path("demo/say/", views.demo_say, name="demo-say"),
 ]

@@ -473,9 +473,28 @@ def password_forgot_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/password_forgot_sent.html", {"ttl_minutes": minutes})
 
 
+# The reset link's secret, once its link was opened: the session's, not the address's.
+RESET_SESSION_KEY = "cabinet_password_reset"
+
+
+@require_GET
+def password_reset_open(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the bot: it is swapped for a secret this browser keeps, and the address forgets it.
+
+    The link's own token stops working here, so one read from an access log
+    or the browser's history later is worth nothing.
+    """
+    session_secret = account_services.open_password_reset(token=token)
+    if session_secret is None:
+        return render(request, "cabinet/password_reset_invalid.html", status=404)
+    request.session[RESET_SESSION_KEY] = session_secret
+    return redirect("cabinet:password-reset")
+
+
 @require_http_methods(["GET", "POST"])
-def password_reset(request: HttpRequest, token: str) -> HttpResponse:
-    user = account_selectors.password_reset_user(token=token)
+def password_reset(request: HttpRequest) -> HttpResponse:
+    token = request.session.get(RESET_SESSION_KEY, "")
+    user = account_selectors.password_reset_user(token=token) if token else None
     if user is None:
         return render(request, "cabinet/password_reset_invalid.html", status=404)
     if request.method == "GET":
@@ -484,14 +503,16 @@ def password_reset(request: HttpRequest, token: str) -> HttpResponse:
     form = PasswordResetForm(user, request.POST)
     if not form.is_valid():
         keep_form(request, "reset", form, secret=("new_password1", "new_password2"))
-        return see_other(request.path)
+        return see_other("cabinet:password-reset")
     try:
         account_services.reset_password(token=token, password=form.cleaned_data["new_password1"])
     except account_services.ResetLinkInvalid:
-        # Used meanwhile, in another tab or by another request: the page now says so.
-        return see_other(request.path)
+        # Used meanwhile, by a second click or another tab: the page now says so.
+        return see_other("cabinet:password-reset")
     if request.user.is_authenticated:
         logout(request)
+    else:
+        request.session.pop(RESET_SESSION_KEY, None)
     messages.success(request, _("Your new password is set. Every session was signed out: log in with it."))
     return see_other("cabinet:login")
 

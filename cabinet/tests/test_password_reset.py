@@ -21,6 +21,7 @@ LOGIN = reverse("cabinet:login")
 DASHBOARD = reverse("cabinet:dashboard")
 FORGOT = reverse("cabinet:password-forgot")
 SENT = reverse("cabinet:password-forgot-sent")
+RESET = reverse("cabinet:password-reset")
 NEW_PASSWORD = "a brand new long secret"
 # From the configured public address, whatever host the request came to.
 LINK = re.compile(re.escape(settings.PUBLIC_URL) + r"(/cabinet/password/reset/([A-Za-z0-9_-]{43})/)")
@@ -37,6 +38,16 @@ def ask(username: str, address: str = "198.51.100.7") -> Client:
 def reset_links(tg, chat_id: int = ALICE_CHAT) -> list[str]:
     """The reset pages the bot linked to in the chat, oldest first."""
     return [match.group(1) for record in tg.sent(chat_id=chat_id) if (match := LINK.search(record["text"]))]
+
+
+def open_link(browser: Client, path: str) -> None:
+    """Follow the bot's link: the browser gets the reset page, its address no longer holds the token."""
+    response = browser.get(path)
+    assert (response.status_code, response.url) == (302, RESET)
+
+
+def set_password(browser: Client, password: str = NEW_PASSWORD):
+    return browser.post(RESET, {"new_password1": password, "new_password2": password})
 
 
 def without_csrf(html: str) -> str:
@@ -57,7 +68,8 @@ def test_the_bot_sends_a_one_time_link_to_the_linked_chat(tg, alice):
     assert message["text"].startswith("Кто-то попросил сбросить пароль аккаунта alice.")
     assert "30 мин." in message["text"]
     [path] = reset_links(tg)
-    page = browser.get(path)
+    open_link(browser, path)
+    page = browser.get(RESET)
     assert page.status_code == 200
     assert "<strong>alice</strong>" in page.content.decode()
 
@@ -70,6 +82,21 @@ def test_the_link_is_stored_only_as_an_hmac(tg, alice):
     assert stored[0] == hash_code(token) != token
     assert token not in str(stored)
     assert timedelta(minutes=29) < stored[3] - timezone.now() <= timedelta(minutes=30)
+
+
+def test_an_opened_link_is_worth_nothing_to_whoever_reads_it_later(tg, alice):
+    """An access log or the browser's history keeps the address: the token in it stops working once opened."""
+    link(alice, ALICE_CHAT)
+    browser = ask("alice")
+    [path] = reset_links(tg)
+    open_link(browser, path)
+
+    later = Client()
+    assert later.get(path).status_code == 404
+    assert later.get(RESET).status_code == 404
+    assert later.post(RESET, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}).status_code == 404
+    assert PasswordResetToken.objects.get().token_hash != hash_code(LINK.search(tg.sent()[0]["text"]).group(2))
+    assert browser.get(RESET).status_code == 200
 
 
 def test_the_answer_is_the_same_whether_the_account_exists_or_not(tg, alice, bob):
@@ -102,8 +129,9 @@ def test_the_link_sets_a_new_password_and_signs_out_every_session(tg, alice):
     elsewhere.force_login(alice)
     browser = ask("alice")
     [path] = reset_links(tg)
+    open_link(browser, path)
 
-    response = browser.post(path, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    response = set_password(browser)
     assert (response.status_code, response.url) == (303, LOGIN)
     assert "Your new password is set" in browser.get(LOGIN).content.decode()
     alice.refresh_from_db()
@@ -117,13 +145,13 @@ def test_the_link_works_once(tg, alice):
     link(alice, ALICE_CHAT)
     browser = ask("alice")
     [path] = reset_links(tg)
-    browser.post(path, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    open_link(browser, path)
+    set_password(browser)
 
-    page = browser.get(path)
-    assert page.status_code == 404
-    assert "This link does not work" in page.content.decode()
-    again = browser.post(path, {"new_password1": "yet another long secret", "new_password2": "yet another long secret"})
-    assert again.status_code == 404
+    for page in (browser.get(RESET), browser.get(path)):
+        assert page.status_code == 404
+        assert "This link does not work" in page.content.decode()
+    assert set_password(browser, "yet another long secret").status_code == 404
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
 
@@ -132,17 +160,26 @@ def test_an_expired_link_does_not_work(tg, alice):
     link(alice, ALICE_CHAT)
     browser = ask("alice")
     [path] = reset_links(tg)
+    open_link(browser, path)
     # The test stands in for the clock.
     PasswordResetToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
 
-    assert browser.get(path).status_code == 404
-    assert browser.post(path, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}).status_code == 404
+    assert browser.get(RESET).status_code == 404
+    assert set_password(browser).status_code == 404
     alice.refresh_from_db()
     assert alice.check_password(PASSWORD)
 
 
+def test_an_expired_link_does_not_open(tg, alice):
+    link(alice, ALICE_CHAT)
+    browser = ask("alice")
+    [path] = reset_links(tg)
+    PasswordResetToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert browser.get(path).status_code == 404
+
+
 def test_a_wrong_token_shows_the_same_page_as_a_used_one(db):
-    page = Client().get(reverse("cabinet:password-reset", kwargs={"token": "x" * 43}))
+    page = Client().get(reverse("cabinet:password-reset-open", kwargs={"token": "x" * 43}))
     assert page.status_code == 404
     assert "This link does not work" in page.content.decode()
 
@@ -151,14 +188,14 @@ def test_a_weak_password_is_refused_and_the_link_still_works(tg, alice):
     link(alice, ALICE_CHAT)
     browser = ask("alice")
     [path] = reset_links(tg)
+    open_link(browser, path)
 
-    response = browser.post(path, {"new_password1": "12345678", "new_password2": "12345678"})
-    assert (response.status_code, response.url) == (303, path)
-    assert "This password is too common." in browser.get(path).content.decode()
+    response = set_password(browser, "12345678")
+    assert (response.status_code, response.url) == (303, RESET)
+    assert "This password is too common." in browser.get(RESET).content.decode()
     alice.refresh_from_db()
     assert alice.check_password(PASSWORD)
-    done = browser.post(path, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
-    assert done.url == LOGIN
+    assert set_password(browser).url == LOGIN
 
 
 def test_a_newer_link_replaces_the_older_one(tg, alice):
@@ -167,7 +204,7 @@ def test_a_newer_link_replaces_the_older_one(tg, alice):
     browser = ask("alice")
     older, newer = reset_links(tg)
     assert browser.get(older).status_code == 404
-    assert browser.get(newer).status_code == 200
+    open_link(browser, newer)
 
 
 def test_links_are_limited_per_username(tg, settings, alice):
@@ -195,13 +232,45 @@ def test_links_are_limited_per_address(tg, settings, alice):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_of_two_browsers_opening_one_link_only_one_gets_it(tg, alice, monkeypatch):
+    link(alice, ALICE_CHAT)
+    ask("alice")
+    [path] = reset_links(tg)
+    # Both requests meet here and swap the link's token at once.
+    both_here = threading.Barrier(2, timeout=10)
+    swap = account_services.open_password_reset
+
+    def swap_together(**kwargs):
+        both_here.wait()
+        return swap(**kwargs)
+
+    monkeypatch.setattr(account_services, "open_password_reset", swap_together)
+    answers = []
+
+    def open_it() -> None:
+        try:
+            answers.append(Client().get(path).status_code)
+        finally:
+            connection.close()
+
+    racers = [threading.Thread(target=open_it) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert sorted(answers) == [302, 404]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_of_two_concurrent_uses_of_one_link_only_one_sets_the_password(tg, alice, bob, monkeypatch):
     link(alice, ALICE_CHAT)
     link(bob, BOB_CHAT)
-    ask("alice")
+    browser = ask("alice")
     [path] = reset_links(tg)
+    open_link(browser, path)
     passwords = ["first racer's long secret", "second racer's long secret"]
-    # Both requests have found the link valid and the password good; they meet here and redeem at once.
+    # A double click: both requests, of one browser, have found the link valid and the password good;
+    # they meet here and redeem at once.
     both_checked = threading.Barrier(2, timeout=10)
     redeem = account_services.reset_password
 
@@ -213,10 +282,11 @@ def test_of_two_concurrent_uses_of_one_link_only_one_sets_the_password(tg, alice
     answers = {}
 
     def use(password: str) -> None:
-        browser = Client()
+        tab = Client()
+        tab.cookies = browser.cookies
         try:
-            response = browser.post(path, {"new_password1": password, "new_password2": password})
-            # The loser finds the link used at the conditional UPDATE, and is sent back to the link's page.
+            response = tab.post(RESET, {"new_password1": password, "new_password2": password})
+            # The loser finds the link used at the conditional UPDATE, and is sent back to the page.
             answers[password] = response.url if response.status_code == 303 else response.status_code
         finally:
             connection.close()
