@@ -187,6 +187,17 @@ def api_token(w: World) -> None:
     assert w.alice.get("/api/v1/messages/").status_code == 200
 
 
+def account_delete(w: World) -> None:
+    # bob deletes only himself: alice's account, chat and messages, queued ones included, stay as they were.
+    alices = Message.objects.filter(pk__in=w.alice_message_ids).order_by("pk")
+    before = list(alices.values_list("status", "error"))
+    assert w.bob.post("/api/v1/auth/account/delete/", {"password": PASSWORD}, format="json").status_code == 204
+    assert not type(w.bob_user).objects.filter(pk=w.bob_user.pk).exists()
+    assert w.alice.get("/api/v1/messages/").status_code == 200
+    assert list(alices.values_list("status", "error")) == before
+    assert Chat.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
+
+
 CHECKS: dict[str, Callable[[World], None]] = {
     "api-message": message_detail,
     "api-messages": message_list,
@@ -195,6 +206,7 @@ CHECKS: dict[str, Callable[[World], None]] = {
     "api-telegram-verify": telegram_verify,
     "compat-verify": compat_verify,
     "api-token": api_token,
+    "api-account-delete": account_delete,
 }
 
 
