@@ -13,7 +13,7 @@ BOOTSTRAP_PYTHON := $(shell \
 		fi; \
 	done)
 
-.PHONY: run test bench lint migrate messages clean
+.PHONY: run test bench mutate lint migrate messages clean
 
 $(BIN)/python:
 	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "Python 3.12 or newer is needed (see .python-version)"; exit 1; }
@@ -48,6 +48,12 @@ bench: $(VENV)/.runtime
 		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run --backends "$${BENCH_BACKENDS:-sqlite,postgres}"
 
+# Mutation testing of relay/splitting.py, relay/pacing.py, relay/delivery.py and
+# accounts/throttling.py, each against the tests that concern it (not part of
+# `make test`; about half an hour on two cores). docs/mutation.md has the scores.
+mutate: $(VENV)/.dev
+	$(BIN)/python tools/mutate.py
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -56,7 +62,7 @@ lint: $(VENV)/.dev
 # (needs gettext); both the .po and the compiled .mo are committed, so nothing else needs gettext.
 messages: $(VENV)/.runtime
 	cd cabinet && ../$(BIN)/python ../manage.py makemessages -l ru --no-obsolete --no-location
-	$(BIN)/python manage.py compilemessages --ignore=.venv
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var --ignore=mutants
 
 clean:
 	rm -rf $(VENV)
