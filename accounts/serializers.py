@@ -1,5 +1,6 @@
 from django.contrib.auth.validators import ASCIIUsernameValidator
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from accounts.models import User
 
@@ -13,12 +14,23 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class NewPasswordField(StringField):
+    """A password being chosen: checked by Django's password validators (accounts/services.py), as the schema says."""
+
+    def get_value(self, dictionary):
+        # DRF reads an optional form field sent empty as one not sent; an empty password_repeat
+        # must not pass for "no repeat given".
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class RegisterInput(serializers.Serializer):
     # ASCII only: SQLite compares case-insensitively only within ASCII, so a
     # username like "Ölaf" could otherwise be registered again as "ölaf".
     username = StringField(max_length=150, validators=[ASCIIUsernameValidator()])
-    password = StringField(max_length=128, write_only=True, trim_whitespace=False)
-    password_repeat = StringField(
+    password = NewPasswordField(max_length=128, write_only=True, trim_whitespace=False)
+    password_repeat = NewPasswordField(
         max_length=128,
         write_only=True,
         required=False,

@@ -6,10 +6,13 @@ answers every API view may give for the same generic reasons are added here,
 so the schema matches what clients actually receive.
 """
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+from config import schema_rules
 
 Error = inline_serializer("Error", {"detail": serializers.CharField()})
 ValidationError = OpenApiResponse(
@@ -37,3 +40,58 @@ class AutoSchema(SpectacularAutoSchema):
             if body is not None and code not in responses:
                 responses[code] = self._get_response_for_code(body, code, direction=direction)
         return responses
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.CharField):
+            rules = _string_rules(field)
+            if "description" in rules and "description" in schema:
+                rules["description"] = f"{schema['description']} {rules['description']}"
+            schema.update(rules)
+        return schema
+
+    def _get_pagination_parameters(self):
+        parameters = super()._get_pagination_parameters()
+        for parameter in parameters:
+            if parameter["name"] == "page":
+                # DRF's paginator answers 404 for a page below 1.
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+def _string_rules(field: serializers.CharField) -> dict:
+    """What the server refuses in this request string, beyond the length and type already in `schema`."""
+    from accounts.serializers import NewPasswordField
+    from relay.serializers import MessageTextField
+    from telegram.serializers import VerificationCodeField
+
+    if isinstance(field, MessageTextField):
+        return schema_rules.visible_text()
+    if isinstance(field, NewPasswordField):
+        return schema_rules.new_password()
+    if isinstance(field, VerificationCodeField):
+        return schema_rules.verification_code()
+    if any(isinstance(validator, RegexValidator) for validator in field.validators):
+        return {}  # drf-spectacular states its pattern (the username's), which leaves out NUL and blanks already
+    if field.trim_whitespace and not field.allow_blank:
+        return schema_rules.not_blank()
+    return schema_rules.no_nul()
+
+
+# Where an answer's id can be used next (OpenAPI links): clients, and schemathesis' stateful
+# phase, follow them from a message just sent to reading it back.
+LINKS = {
+    ("/api/v1/messages/", "post", "202"): {"message_id": "$response.body#/id"},
+    ("/message/sent/", "post", "202"): {"message_id": "$response.body#/id"},
+}
+
+
+def add_links(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: each LINKS entry, to GET /api/v1/messages/{message_id}/."""
+    target = result["paths"].get("/api/v1/messages/{message_id}/", {}).get("get")
+    for (path, method, status), parameters in LINKS.items():
+        response = result["paths"].get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if target is not None and response is not None:
+            link = {"operationId": target["operationId"], "parameters": parameters}
+            response.setdefault("links", {})["GetMessage"] = link
+    return result

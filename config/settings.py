@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, which answers HEAD for static files itself.
+    "config.middleware.HeadAsGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions (it reads the language the switcher stored), before
     # CommonMiddleware; the cabinet's pages only, the API keeps its language.
@@ -300,6 +302,9 @@ SPECTACULAR_SETTINGS = {
     # The sidecar's bundle, served by config/docs.py without its one CDN address.
     "REDOC_DIST": "/docs/redoc",
     "COMPONENT_SPLIT_REQUEST": True,
+    # PATCH /bot/verify needs its field like a POST; a "patched" body would call it optional.
+    "COMPONENT_SPLIT_PATCH": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.add_links"],
 }
 
 # Telegram

@@ -4,12 +4,10 @@ Telegram shows a text made only of whitespace, zero-width characters or
 other invisible code points as nothing at all, so such a text is refused as
 an empty one is: by the API, the original `/message/sent` route and the
 cabinet's form, all through `has_visible_character`. The OpenAPI schema
-states the same rule as a pattern (`visible_text_pattern()`), built from the
-same definition, so the schema and the server cannot disagree.
+states the same rule as a pattern built from `is_invisible`
+(config/schema_rules.py), so the schema and the server cannot disagree.
 """
 
-import functools
-import sys
 import unicodedata
 
 # Unicode's Default_Ignorable_Code_Point characters that are not format
@@ -43,37 +41,3 @@ def is_invisible(char: str) -> bool:
 def has_visible_character(text: str) -> bool:
     """Whether `text` has at least one character a reader sees (an emoji with joiners counts)."""
     return not all(is_invisible(char) for char in text)
-
-
-@functools.cache
-def visible_text_pattern() -> str:
-    """A regular expression for the OpenAPI schema: no NUL character, and at least one visible character.
-
-    The server refuses NUL (DRF's CharField) and texts without a visible
-    character (`has_visible_character`); the class of invisible characters is
-    computed from `is_invisible` over all of Unicode, so it says exactly what
-    the server checks. (Lone surrogates, refused too, are no Unicode text at
-    all, and a pattern cannot name them in every regex dialect.)
-    """
-    invisible = _ranges(code for code in range(sys.maxunicode + 1) if is_invisible(chr(code)))
-    return f"^[^\\u0000]*[^{invisible}][^\\u0000]*$"
-
-
-def _ranges(codes) -> str:
-    """A character class body for ascending code points, as ranges of \\uXXXX and \\UXXXXXXXX escapes."""
-    parts, start, previous = [], None, None
-    for code in codes:
-        if start is None:
-            start = previous = code
-        elif code == previous + 1:
-            previous = code
-        else:
-            parts.append((start, previous))
-            start = previous = code
-    if start is not None:
-        parts.append((start, previous))
-    return "".join(_escape(low) if low == high else f"{_escape(low)}-{_escape(high)}" for low, high in parts)
-
-
-def _escape(code: int) -> str:
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

@@ -34,7 +34,8 @@ def _accept(request, text: str) -> Response | Message:
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    # As _accept() checks it.
+    {"type": "string", "maxLength": 255, "pattern": "^[\\u0020-\\u007e]*$"},
     OpenApiParameter.HEADER,
     description="Repeat a request with the same key within 24 hours to get the first message back, "
     "without sending anything again.",

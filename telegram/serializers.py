@@ -20,9 +20,16 @@ class LinkStatusOutput(serializers.Serializer):
     chat = ChatOutput(allow_null=True)
 
 
+class VerificationCodeField(serializers.CharField):
+    """A verification code as typed: the schema states its format (config/schema_rules.py)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, **kwargs)
+
+
 class VerifyInput(serializers.Serializer):
-    code = serializers.CharField(max_length=64, help_text="The verification code the bot sent you.")
+    code = VerificationCodeField()
 
 
 class VerifyCompatInput(serializers.Serializer):
-    verification_code = serializers.CharField(max_length=64)
+    verification_code = VerificationCodeField()
