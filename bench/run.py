@@ -178,7 +178,8 @@ def backend_env(backend: str, workdir: Path) -> Iterator[dict[str, str]]:
     import redis
 
     host, user = os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("PGUSER", "postgres")
-    name = f"tgrelay_bench_{os.getpid()}_{workdir.name.replace('-', '_')}"
+    # BENCH_DATABASE names it instead, for a machine where each person has a database of their own.
+    name = os.environ.get("BENCH_DATABASE") or f"tgrelay_bench_{os.getpid()}_{workdir.name.replace('-', '_')}"
     redis_db = int(os.environ.get("BENCH_REDIS_DB", "13"))
     redis_url = f"redis://127.0.0.1:6379/{redis_db}"
     admin = psycopg.connect(host=host, user=user, dbname="postgres", autocommit=True)
