@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
 
 from accounts import throttling as login_throttle
+from accounts.hashers import hashing_slot
 from accounts.models import User
 from accounts.services import record_token_use
 
@@ -69,17 +70,19 @@ class CachedBasicAuthentication(BasicAuthentication):
         user = get_user_model().objects.filter(username__iexact=userid).select_related("telegram_chat").first()
         if user is not None and user.is_active and caches["local"].get(self._cache_key(user, password)):
             return (user, None)
-        try:
-            attempt = login_throttle.reserve_login(userid, login_throttle.client_address(request))
-        except login_throttle.LimitReached as exc:
-            raise exceptions.Throttled(exc.wait, detail="Too many failed logins.") from None
-        with attempt:
-            if user is None or not user.is_active:
-                # Hash anyway, so an unknown username takes as long as a known one.
-                get_user_model()().set_password(password)
-                raise exceptions.AuthenticationFailed("Invalid username/password.")
-            if not user.check_password(password):
-                raise exceptions.AuthenticationFailed("Invalid username/password.")
+        # The machine's hashing slot, then one in each failed-login count (accounts/hashers.py, throttling.py).
+        with hashing_slot():
+            try:
+                attempt = login_throttle.reserve_login(userid, login_throttle.client_address(request))
+            except login_throttle.LimitReached as exc:
+                raise exceptions.Throttled(exc.wait, detail="Too many failed logins.") from None
+            with attempt:
+                if user is None or not user.is_active:
+                    # Hash anyway, so an unknown username takes as long as a known one.
+                    get_user_model()().set_password(password)
+                    raise exceptions.AuthenticationFailed("Invalid username/password.")
+                if not user.check_password(password):
+                    raise exceptions.AuthenticationFailed("Invalid username/password.")
         attempt.succeeded()
         # check_password may have upgraded the hash; key on what is stored now.
         caches["local"].set(self._cache_key(user, password), True, settings.BASIC_AUTH_CACHE_SECONDS)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.hashers import PBKDF2PasswordHasher, PBKDF2SHA1PasswordHasher
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, PBKDF2SHA1PasswordHasher, get_hasher
 from rest_framework.exceptions import APIException
 
 _held = threading.local()
@@ -38,10 +38,16 @@ class HashingBusy(APIException):
 
 @contextmanager
 def hashing_slot():
-    """Hold one of the machine's hashing slots for the block; raises HashingBusy if none is free."""
+    """Hold one of the machine's hashing slots for the block; raises HashingBusy if none is free.
+
+    The hasher takes one for each hash. A view that is about to hash may take
+    it first, so that when the machine is busy hashing the request is refused
+    before it costs anything else; the hasher then uses the slot it holds.
+    """
     slots = settings.PASSWORD_HASHING_SLOTS
-    if slots <= 0 or getattr(_held, "slot", None) is not None:
-        # Unbounded; or this thread holds a slot already (a hash upgraded on login hashes again).
+    if slots <= 0 or getattr(_held, "slot", None) is not None or not isinstance(get_hasher(), BoundedHasherMixin):
+        # Unbounded (no slots, or a hasher that is not bounded, as the test suite's); or
+        # this thread holds a slot already (a hash upgraded on login hashes again).
         yield
         return
     descriptor = _lock_a_slot(slots)

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts import throttling as login_throttle
+from accounts.hashers import hashing_slot
 from accounts.serializers import (
     AccountDeleteInput,
     LoginInput,
@@ -31,19 +32,21 @@ INVALID_LOGIN = {"detail": "Invalid username or password."}
 def _register(request, input_class) -> Response:
     data = input_class(data=request.data)
     data.is_valid(raise_exception=True)
-    # Taken before the password is hashed, given back if no account is made.
-    try:
-        signup = login_throttle.reserve_signup(login_throttle.client_address(request))
-    except login_throttle.LimitReached as exc:
-        raise exceptions.Throttled(exc.wait, detail="Too many sign-ups from this address.") from None
-    try:
-        user = services.register_user(**data.validated_data)
-    except DjangoValidationError as exc:
-        signup.give_back()
-        raise serializers.ValidationError(exc.message_dict) from exc
-    except BaseException:
-        signup.give_back()
-        raise
+    # The machine's hashing slot first: while it is busy hashing, a sign-up costs nothing more than this.
+    with hashing_slot():
+        # Taken before the password is hashed, given back if no account is made.
+        try:
+            signup = login_throttle.reserve_signup(login_throttle.client_address(request))
+        except login_throttle.LimitReached as exc:
+            raise exceptions.Throttled(exc.wait, detail="Too many sign-ups from this address.") from None
+        try:
+            user = services.register_user(**data.validated_data)
+        except DjangoValidationError as exc:
+            signup.give_back()
+            raise serializers.ValidationError(exc.message_dict) from exc
+        except BaseException:
+            signup.give_back()
+            raise
     return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -51,13 +54,14 @@ def _log_in(request) -> Response | tuple[AuthToken, str]:
     data = LoginInput(data=request.data)
     data.is_valid(raise_exception=True)
     username, address = data.validated_data["username"], login_throttle.client_address(request)
-    # A slot is taken before the password is hashed: a refused guess costs nothing.
-    try:
-        attempt = login_throttle.reserve_login(username, address)
-    except login_throttle.LimitReached as exc:
-        raise exceptions.Throttled(exc.wait, detail="Too many failed logins.") from None
-    with attempt:
-        issued = services.log_in(request=request._request, **data.validated_data)
+    # The machine's hashing slot, then one in each failed-login count: a refused guess costs nothing.
+    with hashing_slot():
+        try:
+            attempt = login_throttle.reserve_login(username, address)
+        except login_throttle.LimitReached as exc:
+            raise exceptions.Throttled(exc.wait, detail="Too many failed logins.") from None
+        with attempt:
+            issued = services.log_in(request=request._request, **data.validated_data)
     if issued is None:
         return Response(INVALID_LOGIN, status=status.HTTP_401_UNAUTHORIZED)
     attempt.succeeded()

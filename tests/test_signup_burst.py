@@ -246,13 +246,19 @@ def test_sixty_concurrent_sign_ups_leave_the_service_answering(tmp_path: Path):
     try:
         wait_until(lambda: processes.alive("web") and answers(health, "/healthz"), what="the web server")
 
+        # Made beforehand (each builds a TLS context, costly), so that making them does not slow the probes.
+        clients = [
+            httpx.Client(base_url=url, transport=httpx.HTTPTransport(local_address=f"{base}.{n + 1}"), timeout=60)
+            for n in range(60)
+        ]
+        ready = threading.Barrier(60)
+
         def sign_up_from(number: int) -> tuple[int, str, float]:
-            transport = httpx.HTTPTransport(local_address=f"{base}.{number + 1}")
-            with httpx.Client(base_url=url, transport=transport, timeout=60) as client:
-                started = time.perf_counter()
-                body = {"username": f"burst-{tag}-{number}", "password": PASSWORD, "name": "Burst"}
-                response = client.post("/api/v1/auth/register/", json=body)
-                return response.status_code, response.headers.get("Retry-After", ""), time.perf_counter() - started
+            body = {"username": f"burst-{tag}-{number}", "password": PASSWORD, "name": "Burst"}
+            ready.wait()
+            started = time.perf_counter()
+            response = clients[number].post("/api/v1/auth/register/", json=body)
+            return response.status_code, response.headers.get("Retry-After", ""), time.perf_counter() - started
 
         def post_message():
             return poster.post("/api/v1/messages/", json={"text": "still here"})
@@ -269,6 +275,8 @@ def test_sixty_concurrent_sign_ups_leave_the_service_answering(tmp_path: Path):
             with ThreadPoolExecutor(60) as pool:
                 signups = list(pool.map(sign_up_from, range(60)))
             time.sleep(0.5)
+        for client in clients:
+            client.close()
     finally:
         health.close()
         poster.close()
