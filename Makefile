@@ -40,13 +40,19 @@ test: $(VENV)/.dev
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(BIN)/pytest
 
-# Measure the production layout and rewrite the tables in docs/benchmarks.md (about
-# ten minutes; not part of `make test`). Needs wrk, installed from Debian if missing,
-# and PostgreSQL and Redis on 127.0.0.1 for the second half (BENCH_BACKENDS=sqlite skips it).
-bench: $(VENV)/.runtime
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+# Measure the production layout and rewrite the tables in docs/benchmarks.md, then history
+# at scale and its chart (about 35 minutes; not part of `make test`). Needs wrk, installed
+# from Debian if missing, and PostgreSQL and Redis on 127.0.0.1 for the second backend
+# (BENCH_BACKENDS=sqlite skips it).
+bench: $(VENV)/.bench
 	@command -v wrk >/dev/null || { $$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
 		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run --backends "$${BENCH_BACKENDS:-sqlite,postgres}"
+	$(BIN)/python -m bench.history --backends "$${BENCH_BACKENDS:-sqlite,postgres}"
 
 # Mutation testing of relay/splitting.py, relay/pacing.py, relay/delivery.py and
 # accounts/throttling.py, each against the tests that concern it (not part of
