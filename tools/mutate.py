@@ -1,0 +1,160 @@
+"""Mutation testing of the modules whose every line a test must hold (`make mutate`).
+
+Each module is mutated by mutmut in a copy of the tree of its own
+(var/mutate/<module>/), against only the test files that concern it, so one
+module's run neither sees another's tests nor leaves anything in the work tree.
+A surviving mutant that only changes a log call, or that cannot change
+behaviour, is set aside when it is listed in docs/mutation.md; every other
+survivor counts against the score, and the run fails under 90 %.
+
+    .venv/bin/python tools/mutate.py [--jobs N] [module ...]
+"""
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORK = ROOT / "var" / "mutate"
+DOC = ROOT / "docs" / "mutation.md"
+GOAL = 90.0
+
+# Each module, and the test files that concern it.
+MODULES: dict[str, list[str]] = {
+    "relay/splitting.py": [
+        "relay/tests/test_splitting.py",
+        "relay/tests/test_splitting_properties.py",
+        "relay/tests/test_splitting_edges.py",
+    ],
+    "relay/pacing.py": [
+        "relay/tests/test_pacing.py",
+        "relay/tests/test_pacing_edges.py",
+    ],
+    "relay/delivery.py": [
+        "relay/tests/test_retries.py",
+        "relay/tests/test_order.py",
+        "relay/tests/test_pacing.py",
+        "relay/tests/test_delivery_edges.py",
+    ],
+    "accounts/throttling.py": [
+        "accounts/tests/test_token.py",
+        "accounts/tests/test_basic_auth.py",
+        "accounts/tests/test_throttling_edges.py",
+    ],
+}
+
+# Everything Django needs to start, copied into each module's tree; nothing else.
+PACKAGES = ["accounts", "cabinet", "config", "fakegram", "ops", "relay", "telegram", "tests"]
+ALSO_COPY = ["conftest.py", "manage.py"]
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", default=list(MODULES), help="modules to mutate (default: all four)")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (1: the tests share a database)")
+    args = parser.parse_args()
+    unknown = [module for module in args.modules if module not in MODULES]
+    if unknown:
+        parser.error(f"not a mutated module: {', '.join(unknown)} (one of {', '.join(MODULES)})")
+
+    set_aside = accepted_survivors()
+    scores = []
+    for module in args.modules:
+        started = time.monotonic()
+        survivors, counts = run_module(module, MODULES[module], args.jobs)
+        accepted = {key for key in survivors if key in set_aside.get(module, set())}
+        unexplained = [key for key in survivors if key not in accepted]
+        stale = sorted(set_aside.get(module, set()) - set(survivors))
+        tested = counts["total"] - counts["skipped"] - len(accepted)
+        # A mutant that makes the tests run past their time (a loop that never ends) is caught too.
+        caught = counts["killed"] + counts["timeout"]
+        score = 100.0 * caught / tested if tested else 0.0
+        scores.append((module, score))
+        print(
+            f"\n{module}: {score:.1f} % ({caught} caught of {tested};"
+            f" {len(accepted)} set aside in docs/mutation.md; {time.monotonic() - started:.0f} s)"
+        )
+        for function, line in unexplained:
+            print(f"  survived: {function}: {line}")
+        for function, line in stale:
+            print(f"  listed in docs/mutation.md but not a survivor now: {function}: {line}")
+
+    print()
+    for module, score in scores:
+        print(f"{module:28} {score:5.1f} %")
+    return 0 if all(score >= GOAL for _, score in scores) else 1
+
+
+def run_module(module: str, tests: list[str], jobs: int) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """Mutate `module` in a fresh copy of the tree; its survivors as (function, mutated line), and the counts."""
+    work = WORK / Path(module).stem
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, work / package, ignore=SKIP)
+    for name in ALSO_COPY:
+        shutil.copy2(ROOT / name, work / name)
+    existing = [test for test in tests if (ROOT / test).exists()]
+    config = {
+        "source_paths": PACKAGES,
+        "only_mutate": [module],
+        "also_copy": ALSO_COPY,
+        "pytest_add_cli_args_test_selection": existing,
+        # Each mutant's pytest run is a fork of one process: the test database it
+        # made first is kept rather than migrated again for every mutant.
+        "pytest_add_cli_args": ["--reuse-db"],
+        # A mutant that loops for ever is stopped after 4 times its tests' CPU time
+        # (mutmut's default of 15 spent most of a run waiting on such loops).
+        "timeout_multiplier": 4.0,
+    }
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pyproject += "\n[tool.mutmut]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in config.items())
+    (work / "pyproject.toml").write_text(pyproject)
+
+    print(f"== {module} against {', '.join(existing)}", flush=True)
+    mutmut = str(BIN / "mutmut")
+    run = subprocess.run([mutmut, "run", "--max-children", str(jobs)], cwd=work, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.stdout.write(run.stdout[-4000:] + run.stderr[-4000:])
+        raise SystemExit(f"mutmut failed on {module}")
+
+    subprocess.run([mutmut, "export-cicd-stats"], cwd=work, check=True, capture_output=True)
+    counts = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    results = subprocess.run([mutmut, "results"], cwd=work, check=True, capture_output=True, text=True).stdout
+    survivors = []
+    for name in re.findall(r"^\s*(\S+): survived$", results, re.MULTILINE):
+        shown = subprocess.run([mutmut, "show", name], cwd=work, check=True, capture_output=True, text=True).stdout
+        survivors.append((function_of(name), mutated_line(shown)))
+    return survivors, {key: int(counts.get(key, 0)) for key in ("total", "skipped", "killed", "timeout")}
+
+
+def function_of(mutant: str) -> str:
+    # relay.delivery.x_deliver_chat__mutmut_17 -> deliver_chat; methods are Class.xǁClassǁmethod__mutmut_3.
+    name = mutant.rsplit("__mutmut_", 1)[0].split(".")[-1]
+    return name.split("ǁ")[-1] if "ǁ" in name else name.removeprefix("x_")
+
+
+def mutated_line(diff: str) -> str:
+    """The mutant's changed line(s), as the doc lists them: the added lines of its diff, stripped."""
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return " / ".join(added)
+
+
+def accepted_survivors() -> dict[str, set[tuple[str, str]]]:
+    """Mutants docs/mutation.md sets aside: lines "- `module` `function`: `mutated line`: why"."""
+    accepted: dict[str, set[tuple[str, str]]] = {}
+    if DOC.exists():
+        for module, function, line in re.findall(r"^- `([\w/]+\.py)` `([\w.]+)`: `(.+?)`:\s", DOC.read_text(), re.M):
+            accepted.setdefault(module, set()).add((function, line))
+    return accepted
+
+
+if __name__ == "__main__":
+    sys.exit(main())
