@@ -26,6 +26,9 @@ class AutoSchema(SpectacularAutoSchema):
         responses = super()._get_response_bodies(direction)
         has_body = self.method in ("POST", "PUT", "PATCH")
         needs_login = bool(self.get_auth()) and {} not in self.get_auth()
+        # A password in the body is hashed (a login, a sign-up, a confirmation), as HTTP Basic's is:
+        # failed logins and sign-ups are limited (429), and so are hashes at once (503 when busy).
+        takes_password = has_body and "password" in _fields_of(self.get_request_serializer())
         errors = {
             # A body or header that fails validation; a list's page out of range is a 404.
             "400": ValidationError if has_body else None,
@@ -34,7 +37,8 @@ class AutoSchema(SpectacularAutoSchema):
             "413": Error if has_body else None,
             "415": Error if has_body else None,
             # Failed logins are counted for HTTP Basic too, on every authenticated operation.
-            "429": Error if needs_login or self.view.get_throttles() else None,
+            "429": Error if needs_login or takes_password or self.view.get_throttles() else None,
+            "503": Error if needs_login or takes_password else None,
         }
         for code, body in errors.items():
             if body is not None and code not in responses:
@@ -57,6 +61,13 @@ class AutoSchema(SpectacularAutoSchema):
                 # DRF's paginator answers 404 for a page below 1.
                 parameter["schema"]["minimum"] = 1
         return parameters
+
+
+def _fields_of(serializer) -> dict:
+    if serializer is None or not hasattr(serializer, "fields"):
+        return {}
+    instance = serializer() if isinstance(serializer, type) else serializer
+    return instance.fields
 
 
 def _string_rules(field: serializers.CharField) -> dict:
