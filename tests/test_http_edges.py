@@ -49,9 +49,10 @@ def test_message_status_ignores_anything_but_a_database_id(alice, alice_linked):
         alone = browser.get("/cabinet/messages/status/", {"id": value})
         assert alone.status_code == 200, value
         assert "kept" not in alone.content.decode(), value
-    # The API's own ids: a number past the database's range is simply not found.
+    # Ids in paths: a number past the database's range is simply not found.
     for value in ("99999999999999999999999", str(2**63)):
         assert alice_linked.get(f"/api/v1/messages/{value}/").status_code == 404
+        assert browser.get(f"/cabinet/messages/{value}/").status_code == 404
 
 
 # -- 15: HEAD wherever GET -------------------------------------------------------------------------------
