@@ -84,6 +84,8 @@ MIDDLEWARE = [
     # First: everything after it sees the client's address and scheme, as a trusted proxy gives them.
     "ops.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the rest: a sign-up or login refused for a busy hasher costs nothing more.
+    "accounts.middleware.HashingGateMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise, which answers HEAD for static files itself.
