@@ -286,7 +286,9 @@ def seed(stack: Stack, sizes: list[int]) -> dict:
                          "ON c.user_id = u.id WHERE u.username LIKE %s ORDER BY u.id", ["bench%"])  # fmt: skip
         users = [{"id": row[0], "username": row[1], "name": row[2], "chat": row[3], "size": size, "token": token}
                  for row, size, token in zip(found, sizes, tokens, strict=True)]  # fmt: skip
-        check_columns(db)
+        # A column an older schema lacks (the fixed header, say) is left out.
+        keep = seeded_columns(db)
+        names = ", ".join(COLUMNS[index] for index in keep)
         now = datetime.now(UTC)
         rows = history_rows(users, now)
         total = sum(sizes)
@@ -294,9 +296,9 @@ def seed(stack: Stack, sizes: list[int]) -> dict:
             import psycopg
 
             with psycopg.connect(url, autocommit=True) as conn:
-                with conn.cursor().copy(f"COPY relay_message ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                with conn.cursor().copy(f"COPY relay_message ({names}) FROM STDIN") as copy:
                     for n, row in enumerate(rows, start=1):
-                        copy.write_row(row)
+                        copy.write_row([row[index] for index in keep])
                         if n % 200_000 == 0:
                             log(f"seeded {n:,} of {total:,}")
                 # What autovacuum does soon after a bulk load: statistics, and the visibility map
@@ -305,12 +307,12 @@ def seed(stack: Stack, sizes: list[int]) -> dict:
         else:
             conn = db.conn
             conn.execute("PRAGMA synchronous = OFF")  # this connection only, while seeding
-            placeholders = ", ".join("?" * len(COLUMNS))
-            insert = f"INSERT INTO relay_message ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+            insert = f"INSERT INTO relay_message ({names}) VALUES ({', '.join('?' * len(keep))})"
             done = 0
             for batch in batches(rows, SEED_BATCH):
-                conn.executemany(insert, [(*r[:5], sqlite_time(r[5]), sqlite_time(r[6]), r[7], sqlite_time(r[8]),
-                                           r[9], r[10], sqlite_time(r[11]), r[12], r[13]) for r in batch])  # fmt: skip
+                stored = [[sqlite_time(value) if isinstance(value, datetime) else value for value in row]
+                          for row in batch]  # fmt: skip
+                conn.executemany(insert, [[row[index] for index in keep] for row in stored])
                 conn.commit()
                 done += len(batch)
                 if done % 200_000 < SEED_BATCH:
@@ -366,20 +368,23 @@ class database:
         return sum(path.stat().st_size for path in self.path.parent.glob("db.sqlite3*"))
 
 
-def check_columns(db: database) -> None:
-    """Stop with a clear message if the schema grew a required column this seeding does not fill."""
+def seeded_columns(db: database) -> list[int]:
+    """Which of COLUMNS the migrated table has (by position); stops if it requires one this seeding lacks."""
     if db.url:
-        rows = db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'relay_message' "
-                        "AND is_nullable = 'NO' AND column_default IS NULL AND is_generated = 'NEVER' "
-                        "AND is_identity = 'NO'")  # fmt: skip
-        required = {row[0] for row in rows}
+        rows = db.query("SELECT column_name, is_nullable = 'NO' AND column_default IS NULL AND is_generated = "
+                        "'NEVER' AND is_identity = 'NO' FROM information_schema.columns WHERE table_name = "
+                        "'relay_message'")  # fmt: skip
+        present = {row[0] for row in rows}
+        required = {row[0] for row in rows if row[1]}
     else:
         # table_xinfo: cid, name, type, notnull, default, pk, hidden (generated columns are hidden > 1).
         rows = db.query("PRAGMA table_xinfo(relay_message)")
+        present = {row[1] for row in rows if row[6] < 2}
         required = {row[1] for row in rows if row[3] and row[4] is None and not row[5] and row[6] < 2}
     missing = required - set(COLUMNS) - {"id"}
     if missing:
         raise SystemExit(f"relay_message has required columns the history seeding does not fill: {sorted(missing)}")
+    return [index for index, column in enumerate(COLUMNS) if column in present]
 
 
 def rebuild_search_index(stack: Stack) -> str | None:
