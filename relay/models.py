@@ -15,6 +15,10 @@ class Message(models.Model):
     # The chat chosen when the message was accepted; unlinking fails what is
     # still queued, so a message never reaches a chat linked later.
     chat = models.ForeignKey("telegram.Chat", on_delete=models.SET_NULL, null=True, blank=True)
+    # The header the account's name made when the message was accepted: what
+    # the chat is sent is header + text, fixed then, so a later rename
+    # changes only later messages.
+    header = models.TextField(blank=True)
     text = models.TextField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,5 +1,4 @@
 import logging
-from contextlib import nullcontext
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -7,9 +6,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from ops import metrics
-from relay import selectors
+from relay import selectors, throttling
 from relay.models import Message
+from relay.splitting import format_header
 from relay.tasks import deliver_chat_task
+from relay.throttling import QuotaExceeded
 from telegram.models import Chat
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,10 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
     The row is committed before anything is sent, and the periodic sweep
     finds it even if the queue loses the task. With an idempotency key
     already used in the last day, the first message is returned instead.
+    Raises ChatNotLinked, ChatUnreachable, or QuotaExceeded when the account
+    has used its quota for the minute.
     """
+    text = normalize_line_breaks(text)
     if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
         return earlier
     try:
@@ -45,11 +49,9 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
         raise ChatNotLinked from None
     if chat.unreachable_reason:
         raise ChatUnreachable(chat.unreachable_reason)
-    now = timezone.now()
     try:
-        # Without a key the INSERT is the only write and commits on its own:
-        # a transaction around it would add two statements to every request.
-        with transaction.atomic() if idempotency_key else nullcontext():
+        with transaction.atomic():
+            now = throttling.take_place(user_id=user.pk)
             if idempotency_key:
                 # A key older than its day may be used again.
                 Message.objects.filter(
@@ -58,6 +60,7 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
             message = Message.objects.create(
                 user=user,
                 chat=chat,
+                header=format_header(user.name),
                 text=text,
                 created_at=now,
                 updated_at=now,
@@ -66,13 +69,26 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
             )
             transaction.on_commit(lambda: _dispatch_unless_booked(chat))
             transaction.on_commit(metrics.message_accepted)
+    except QuotaExceeded:
+        # A request with the same key that committed while this one waited made nothing new to count.
+        if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
+            return earlier
+        raise
     except IntegrityError:
-        # The same key in two concurrent requests: the first one stored wins.
-        earlier = selectors.message_for_idempotency_key(user=user, key=idempotency_key)
-        if earlier is None:
-            raise
-        return earlier
+        # Either the same key committed by a concurrent request (the unique
+        # constraint), or the chat unlinked since authentication loaded it
+        # (its foreign key, checked at commit): told apart by what is stored now.
+        if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
+            return earlier
+        if not Chat.objects.filter(pk=chat.pk).exists():
+            raise ChatNotLinked from None
+        raise
     return message
+
+
+def normalize_line_breaks(text: str) -> str:
+    """Every line break as "\\n": a browser's form sends "\\r\\n", an old Mac's "\\r"."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _dispatch_unless_booked(chat: Chat) -> None:

@@ -15,13 +15,18 @@ def format_header(name: str) -> str:
 
 
 def split_message(name: str, text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """The parts to send for `text` from the account named `name`; see split_text."""
+    return split_text(format_header(name), text, limit)
+
+
+def split_text(header: str, text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """The parts to send, in order: the header opens the first one.
 
     Cuts fall after a line break where one fits, else after a space, else
     anywhere between two code points; joined back, the parts are exactly the
-    header followed by the text.
+    header followed by the text. The same header and text always give the
+    same parts, which is what lets delivery resume after the last part sent.
     """
-    header = format_header(name)
     full = header + text
     parts = []
     # The header's own line break and spaces are no place to cut: the first

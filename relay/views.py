@@ -1,6 +1,6 @@
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,7 +8,6 @@ from rest_framework.views import APIView
 from relay import selectors, services
 from relay.models import Message
 from relay.serializers import AcceptedOutput, MessageInput, MessageOutput, SentCompatInput, SentCompatOutput
-from relay.throttling import MessageQuotaThrottle
 
 ErrorOutput = inline_serializer("RelayError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
@@ -19,6 +18,9 @@ def _accept(request, text: str) -> Response | Message:
         raise serializers.ValidationError({"Idempotency-Key": ["At most 255 printable ASCII characters."]})
     try:
         return services.enqueue_message(user=request.user, text=text, idempotency_key=key)
+    except services.QuotaExceeded as exc:
+        # DRF's throttled answer: 429 with Retry-After.
+        raise exceptions.Throttled(wait=exc.retry_after) from None
     except services.ChatNotLinked:
         body = {
             "detail": "No Telegram chat is linked to this account. Link one first: POST /api/v1/telegram/link/.",
@@ -47,7 +49,6 @@ QUOTA_DESCRIPTION = (
 
 
 class MessageListApi(APIView):
-    throttle_classes = [MessageQuotaThrottle]
     pagination_class = PageNumberPagination
 
     @extend_schema(
@@ -84,8 +85,6 @@ class MessageDetailApi(APIView):
 
 class SentCompatApi(APIView):
     """`/message/sent` of the original assignment."""
-
-    throttle_classes = [MessageQuotaThrottle]
 
     @extend_schema(
         request=SentCompatInput,

@@ -147,12 +147,20 @@ def unlink_chat_id(*, chat_id: int) -> User | None:
 
 
 def _delete_chat(chat: Chat, *, reason: str) -> None:
+    # Called inside a transaction. The row is locked first, so a message
+    # being accepted for the chat, or a delivery worker recording an
+    # outcome, either commits before this goes on (and what it left queued
+    # fails below) or finds the chat gone (relay/services.py,
+    # relay/delivery.py). On SQLite the IMMEDIATE transaction already
+    # holds the write lock.
+    if not Chat.objects.select_for_update().filter(pk=chat.pk).exists():
+        return
     # Messages still waiting for this chat must never reach whoever holds
     # the chat next, so they fail now, with the reason.
     failed = Message.objects.filter(chat=chat, status=Message.Status.QUEUED).update(
         status=Message.Status.FAILED, error=f"Not delivered: {reason}.", updated_at=timezone.now()
     )
-    metrics.messages_failed(failed)
+    transaction.on_commit(lambda: metrics.messages_failed(failed))
     chat.delete()
 
 

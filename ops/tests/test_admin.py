@@ -8,12 +8,14 @@ from django.utils import timezone
 
 from conftest import ALICE_CHAT, client_for, link
 from relay.models import Message
-from relay.splitting import split_message
+from relay.splitting import format_header, split_message
 from relay.tests.helpers import MESSAGES_URL
 from telegram import services as telegram_services
 from telegram.models import LinkCode
 
 MESSAGES_ADMIN = "/admin/relay/message/"
+# What enqueue_message puts on alice's messages.
+HEADER = format_header("Alice")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +32,7 @@ def retry_now(admin_client, *messages: Message):
 
 def failed_message(user, chat, text="Hello", **fields) -> Message:
     values = {"status": Message.Status.FAILED, "attempts": 12, "error": "Gave up after 12 attempts: 502: Bad Gateway"}
-    return Message.objects.create(user=user, chat=chat, text=text, **{**values, **fields})
+    return Message.objects.create(user=user, chat=chat, header=HEADER, text=text, **{**values, **fields})
 
 
 @pytest.fixture
@@ -88,7 +90,12 @@ def test_retry_now_resumes_after_the_parts_already_delivered(tg, alice, chat, ad
 
 def test_retry_now_does_not_wait_out_a_queued_messages_backoff(tg, alice, chat, admin_client):
     waiting = Message.objects.create(
-        user=alice, chat=chat, text="Later", attempts=4, next_attempt_at=timezone.now() + timedelta(minutes=9)
+        user=alice,
+        chat=chat,
+        header=HEADER,
+        text="Later",
+        attempts=4,
+        next_attempt_at=timezone.now() + timedelta(minutes=9),
     )
 
     notices = retry_now(admin_client, waiting)
@@ -116,7 +123,13 @@ def test_retry_now_reports_a_message_whose_chat_was_unlinked(tg, alice, chat, ad
 
 def test_retry_now_leaves_a_sent_message_alone(tg, alice, chat, admin_client):
     sent = Message.objects.create(
-        user=alice, chat=chat, text="Done", status=Message.Status.SENT, parts_sent=1, sent_at=timezone.now()
+        user=alice,
+        chat=chat,
+        header=HEADER,
+        text="Done",
+        status=Message.Status.SENT,
+        parts_sent=1,
+        sent_at=timezone.now(),
     )
     failed = failed_message(alice, chat, text="Again")
 

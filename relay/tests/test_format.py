@@ -45,7 +45,7 @@ def test_header_uses_the_registration_name_not_the_telegram_name(tg):
     "text",
     [
         "first line\nsecond line\n\nfourth after a blank line",
-        "  indented\n\ttabbed\r\nwindows line end",
+        "  indented\n\ttabbed\n  trailing spaces  ",
         "<b>x</b> & <script>alert(1)</script>",
         "&amp; &lt;not a tag&gt; <a href='x'>link</a> <unclosed",
         "*bold* _italic_ [link](http://example.com) `code` ~strike~ \\escaped\\ __init__ [*_]",

@@ -10,6 +10,7 @@ from huey.contrib.djhuey import HUEY
 from conftest import ALICE_CHAT, BOB_CHAT, client_for, link, make_due, make_user, run_sweep
 from relay import pacing
 from relay.models import Message
+from relay.splitting import format_header
 from relay.tasks import deliver_chat_task
 from relay.tests.helpers import delivered_text, get_message, post_text, stored, texts
 from telegram.models import Chat
@@ -37,7 +38,15 @@ def queue_directly(user, count: int) -> list[Message]:
     chat = Chat.objects.get(user=user)
     now = timezone.now()
     return Message.objects.bulk_create(
-        Message(user=user, chat=chat, text=f"backlog {number}", created_at=now, updated_at=now, next_attempt_at=now)
+        Message(
+            user=user,
+            chat=chat,
+            header=format_header(user.name),
+            text=f"backlog {number}",
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+        )
         for number in range(count)
     )
 

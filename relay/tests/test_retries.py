@@ -12,7 +12,7 @@ from conftest import ALICE_CHAT, link, make_due, run_sweep
 from relay import delivery
 from relay.delivery import backoff_seconds
 from relay.models import Message
-from relay.splitting import split_message
+from relay.splitting import format_header, split_message
 from relay.tests.helpers import LINK_URL, MESSAGES_URL, delivered_text, get_message, post_text, stored, texts
 from telegram.client import BotClient
 from telegram.models import Chat
@@ -452,7 +452,7 @@ def test_message_whose_dispatch_failed_is_delivered_by_the_sweep(tg, alice_linke
 
 def test_stored_message_that_was_never_dispatched_is_delivered_by_the_sweep(tg, alice, alice_api):
     chat = link(alice, ALICE_CHAT)
-    message = Message.objects.create(user=alice, chat=chat, text="Hello")
+    message = Message.objects.create(user=alice, chat=chat, header=format_header("Alice"), text="Hello")
     assert tg.sent() == []
 
     run_sweep()
@@ -465,7 +465,7 @@ def queued_behind_a_lease(user, token: str) -> tuple[Chat, Message]:
     """The user's chat, held for five more minutes under `token`, and a message waiting for it."""
     chat = link(user, ALICE_CHAT)
     Chat.objects.filter(pk=chat.pk).update(lease_token=token, lease_expires_at=timezone.now() + timedelta(minutes=5))
-    return chat, Message.objects.create(user=user, chat=chat, text="Hello")
+    return chat, Message.objects.create(user=user, chat=chat, header=format_header(user.name), text="Hello")
 
 
 def test_chat_left_leased_by_a_dead_worker_is_delivered_once_the_lease_expires(tg, alice, alice_api):
