@@ -31,7 +31,6 @@ class LoginForm(Labelled, AuthenticationForm):
         self.fields["password"].widget.attrs["autofocus"] = True
 
 
-
 class SignUpForm(Labelled, forms.Form):
     # ASCII only, as in the API: SQLite compares case-insensitively only within ASCII.
     username = forms.CharField(
@@ -167,6 +166,22 @@ class AccountDeleteForm(Labelled, forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError(_("This is not your password."), code="wrong_password")
         return password
+
+
+class MessageFilterForm(Labelled, forms.Form):
+    """Search and status filter over one's own messages: the list page's query string."""
+
+    q = forms.CharField(label=_("Text contains"), required=False, max_length=200, strip=True)
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any")), ("queued", _("queued")), ("sent", _("sent")), ("failed", _("failed"))],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.input_type = "search"
+
 
 class TimeZoneForm(Labelled, forms.Form):
     time_zone = forms.ChoiceField(label=_("Time zone"), required=False)

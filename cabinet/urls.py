@@ -16,6 +16,7 @@ urlpatterns = [
     path("messages/", views.message_list, name="messages"),
     path("messages/send/", views.message_send, name="message-send"),
     path("messages/status/", views.message_status, name="message-status"),
+    path("messages/<int:message_id>/", views.message_detail, name="message"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/revoke/", views.token_revoke, name="token-revoke"),
     path("tokens/revoke/confirm/", views.token_revoke_confirm, name="token-revoke-confirm"),

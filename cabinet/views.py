@@ -31,6 +31,7 @@ from cabinet.forms import (
     AccountDeleteForm,
     DemoSayForm,
     LoginForm,
+    MessageFilterForm,
     NameForm,
     PasswordForgotForm,
     PasswordForm,
@@ -274,9 +275,28 @@ def _send(request: HttpRequest, form: SendForm) -> None:
 @require_GET
 @login_required
 def message_list(request: HttpRequest) -> HttpResponse:
-    paginator = Paginator(relay_selectors.messages_for_user(user=request.user), MESSAGES_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
-    return render(request, "cabinet/messages.html", {"page": page})
+    form = MessageFilterForm(request.GET)
+    if not form.is_valid():
+        return render(request, "cabinet/messages.html", {"filter_form": form, "page": None}, status=400)
+    contains, status = form.cleaned_data["q"], form.cleaned_data["status"]
+    found = relay_selectors.find_messages_for_user(user=request.user, contains=contains, status=status)
+    page = Paginator(found, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"filter_form": form, "page": page, "filtered": bool(contains or status)}
+    return render(request, "cabinet/messages.html", context)
+
+
+@require_GET
+@login_required
+def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The whole message: its text, its delivery, and each part Telegram received."""
+    message = None
+    if message_id <= MAX_MESSAGE_ID:
+        message = relay_selectors.message_for_user(user=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    parts = relay_selectors.message_parts(message=message)
+    context = {"message": message, "parts": parts, "received": sum(1 for part in parts if part.telegram_message_id)}
+    return render(request, "cabinet/message_detail.html", context)
 
 
 @require_GET

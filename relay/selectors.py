@@ -1,3 +1,5 @@
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -7,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from relay.models import Message
+from relay.splitting import split_text
 
 
 def messages_for_user(*, user: User) -> QuerySet[Message]:
@@ -16,6 +19,41 @@ def messages_for_user(*, user: User) -> QuerySet[Message]:
 
 def message_for_user(*, user: User, message_id: int) -> Message | None:
     return Message.objects.filter(user=user, pk=message_id).first()
+
+
+def find_messages_for_user(*, user: User, contains: str = "", status: str = "") -> QuerySet[Message]:
+    """The account's messages, newest first, whose text contains `contains` in any letter case, in `status`."""
+    messages = messages_for_user(user=user)
+    if contains and contains.isascii():
+        messages = messages.filter(text__icontains=contains)
+    elif contains:
+        # SQLite's LIKE folds the case of ASCII letters only; a regular expression
+        # of the literal text (Python's re there, ~* on PostgreSQL) folds every letter.
+        messages = messages.filter(text__iregex=re.escape(contains))
+    if status:
+        messages = messages.filter(status=status)
+    return messages
+
+
+@dataclass(frozen=True)
+class MessagePart:
+    number: int
+    text: str
+    # Telegram's id for the part once Telegram has accepted it, else None.
+    telegram_message_id: int | None
+
+
+def message_parts(*, message: Message) -> list[MessagePart]:
+    """What the chat is sent for the message, part by part, as delivery splits it."""
+    ids = message.telegram_message_ids or []
+    return [
+        MessagePart(
+            number=number,
+            text=text,
+            telegram_message_id=ids[number - 1] if number <= min(message.parts_sent, len(ids)) else None,
+        )
+        for number, text in enumerate(split_text(message.header, message.text), start=1)
+    ]
 
 
 def idempotency_cutoff() -> datetime:

@@ -50,6 +50,9 @@ def test_the_profiles_zone_beats_the_browsers(message, alice, alice_web):
     alice.save()
     alice_web.cookies["tz"] = "Asia/Tokyo"
     assert shown_time(alice_web.get(MESSAGES).content.decode()) == "Dec. 31, 2026, 6:30 p.m. America/New_York"
+    # The message page too, both of its times.
+    page = alice_web.get(reverse("cabinet:message", args=[message.pk])).content.decode()
+    assert page.count("Dec. 31, 2026, 6:30 p.m. America/New_York") == 2
 
 
 @pytest.mark.parametrize("cookie", ["Mars/Olympus_Mons", "../../etc/passwd", "Asia/Tokyo; x=1", "", "A" * 300])
