@@ -180,6 +180,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def summary(name: str, seconds: list[float]) -> str:
+    if not seconds:
+        return f"{name}: none"
     milliseconds = [value * 1000 for value in seconds]
     return (
         f"{name}: n={len(milliseconds)} p50={statistics.median(milliseconds):.0f} ms "
@@ -272,8 +274,10 @@ def test_sixty_concurrent_sign_ups_leave_the_service_answering(tmp_path: Path):
             time.sleep(2)
         with Probe(lambda: health.get("/healthz")) as burst_health, Probe(post_message) as burst_posts:
             time.sleep(0.2)
+            burst_started = time.perf_counter()
             with ThreadPoolExecutor(60) as pool:
                 signups = list(pool.map(sign_up_from, range(60)))
+            burst_seconds = time.perf_counter() - burst_started
             time.sleep(0.5)
         for client in clients:
             client.close()
@@ -286,7 +290,7 @@ def test_sixty_concurrent_sign_ups_leave_the_service_answering(tmp_path: Path):
     outcomes = Counter(status for status, _, _ in signups)
     refused = [seconds for status, _, seconds in signups if status != 201]
     print(
-        f"\nsign-ups: {dict(outcomes)}; refused in {summary('', refused)[2:]}\n"
+        f"\nsign-ups: {dict(outcomes)} in {burst_seconds:.2f} s; refused in {summary('', refused)[2:]}\n"
         f"idle  {summary('/healthz', idle_health.seconds())}; {summary('POST', idle_posts.seconds())}\n"
         f"burst {summary('/healthz', burst_health.seconds())}; {summary('POST', burst_posts.seconds())}"
     )
