@@ -40,6 +40,7 @@ NO_ACCOUNT_DATA = {
     "compat-signup": "creates an account; anonymous",
     "compat-login": "exchanges the caller's own password for a token",
     "telegram-webhook": "Telegram's, authenticated by the webhook secret (tests/test_security_secrets.py)",
+    "admin-login": "only forwards to the cabinet's login",
 }
 # Whole namespaces with isolation of their own.
 NAMESPACES = {
