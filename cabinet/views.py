@@ -45,7 +45,6 @@ from cabinet.forms import (
 from cabinet.http import keep, keep_form, post_only, restore_form, see_other, take
 from relay import selectors as relay_selectors
 from relay import services as relay_services
-from relay.throttling import MessageQuotaThrottle
 from telegram import selectors as telegram_selectors
 from telegram import services as telegram_services
 
@@ -251,15 +250,13 @@ def message_send(request: HttpRequest) -> HttpResponse:
 
 def _send(request: HttpRequest, form: SendForm) -> None:
     """Queue the form's message, or put on the form why not."""
-    quota = MessageQuotaThrottle()
-    if not quota.allow_request(request, None):
-        form.add_error(
-            "text",
-            _("You sent too many messages this minute. Try again in %(seconds)d s.") % {"seconds": quota.wait()},
-        )
-        return
     try:
         relay_services.enqueue_message(user=request.user, text=form.cleaned_data["text"])
+    except relay_services.QuotaExceeded as exc:
+        form.add_error(
+            "text",
+            _("You sent too many messages this minute. Try again in %(seconds)d s.") % {"seconds": exc.retry_after},
+        )
     except relay_services.ChatNotLinked:
         form.add_error("text", _("Connect Telegram first: there is no chat to deliver to."))
     except relay_services.ChatUnreachable as exc:

@@ -10,7 +10,7 @@ submissions have been made to wait (relay/services.py: enqueue_message).
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from relay import selectors
@@ -56,23 +56,3 @@ def take_place(*, user_id: int) -> datetime:
     freeing = recent.values_list("created_at", flat=True)[count - limit : count - limit + 1]
     wait = (freeing[0] + WINDOW - now).total_seconds() if freeing else WINDOW.total_seconds()
     raise QuotaExceeded(max(wait, 1))
-
-
-class MessageQuotaThrottle:
-    """The quota checked before the INSERT, apart from it: two requests could both find a place.
-
-    Kept only until the cabinet's send form, its last user, calls
-    enqueue_message for the quota; remove it then.
-    """
-
-    def allow_request(self, request, view) -> bool:
-        try:
-            with transaction.atomic():
-                take_place(user_id=request.user.pk)
-        except QuotaExceeded as exc:
-            self._wait = exc.retry_after
-            return False
-        return True
-
-    def wait(self) -> float | None:
-        return getattr(self, "_wait", None)
