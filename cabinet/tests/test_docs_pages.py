@@ -28,10 +28,17 @@ def test_a_docs_page_names_no_other_host(path, db):
     assert urls, "the page names no address at all: the pattern is wrong"
     foreign = [url for url in urls if urlsplit(url).netloc not in ("", "testserver")]
     assert foreign == []
-    # What the page loads comes from this server, and answers.
-    for script in re.findall(r'<script src="([^"]+)"', html):
-        assert urlsplit(script).netloc == ""
-        assert client.get(script).status_code == 200, script
+    # What the page loads comes from this server, answers, and loads nothing from elsewhere in its turn:
+    # no image or script drawn from an absolute address, no stylesheet url() to another host.
+    assets = re.findall(r'<script src="([^"]+)"', html) + re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert assets
+    for asset in assets:
+        assert urlsplit(asset).netloc == ""
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert not re.findall(rb"""\bsrc\s*:\s*["']https?://[^"']*""", body), asset
+        assert not re.findall(rb"""url\(\s*["']?https?://[^)]*""", body), asset
 
 
 def test_the_redoc_bundle_draws_no_logo_from_its_cdn(db):
