@@ -8,7 +8,7 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        # Sent once per `migrate` for each app with models; ops has none, relay always runs.
+        # Sent once per `migrate` for each app with models: relay's, once.
         post_migrate.connect(create_cache_table, sender=apps.get_app_config("relay"))
 
 
