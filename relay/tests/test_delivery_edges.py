@@ -1,0 +1,260 @@
+"""Edges of delivery that no test checked.
+
+An unreachable chat fails its own queue and no other; a refusal that no
+retry changes fails that message alone; a lease is renewed before a send it
+might not outlast; the sweep takes over only the leases of this machine's
+dead processes, and dispatches exactly the chats whose turn it is; a message
+accepted while its chat was held is delivered in the same call.
+"""
+
+import os
+import subprocess
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conftest import ALICE_CHAT, BOB_CHAT, link, make_due, make_user, run_sweep
+from relay import delivery, pacing
+from relay.models import Message
+from relay.splitting import format_header
+from relay.tests.helpers import LINK_URL, delivered_text, get_message, post_text, stored, texts
+from telegram.models import Chat
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queue(user, chat: Chat, text: str = "Hello", **fields) -> Message:
+    """A message stored as accepted but not dispatched: only what the test runs delivers it."""
+    return Message.objects.create(user=user, chat=chat, header=format_header(user.name), text=text, **fields)
+
+
+# -- what a refusal fails ----------------------------------------------------------------
+
+
+def test_an_unreachable_chat_fails_only_its_own_queued_messages(tg, alice_linked, bob_linked):
+    # Bob's message waits for a retry after a 500.
+    tg.add_fault(kind="500", chat_id=BOB_CHAT)
+    bobs = post_text(bob_linked, "Bob's, waiting")
+    assert get_message(bob_linked, bobs["id"])["status"] == "queued"
+
+    tg.block(ALICE_CHAT)
+    alices = post_text(alice_linked, "Alice's, refused")
+
+    assert get_message(alice_linked, alices["id"])["status"] == "failed"
+    bobs_now = get_message(bob_linked, bobs["id"])
+    assert (bobs_now["status"], bobs_now["error"]) == ("queued", "500: Internal Server Error")
+    assert bob_linked.get(LINK_URL).json()["chat"]["unreachable_reason"] == ""
+    make_due()
+    run_sweep()
+    assert get_message(bob_linked, bobs["id"])["status"] == "sent"
+    assert texts(tg.sent(chat_id=BOB_CHAT)) == [delivered_text("Bob", "Bob's, waiting")]
+
+
+def test_a_permanent_refusal_fails_that_message_alone_without_retrying(tg, alice_linked):
+    tg.add_fault(kind="too_long")
+
+    refused = post_text(alice_linked, "refused")
+    after = post_text(alice_linked, "after")
+
+    message = get_message(alice_linked, refused["id"])
+    assert message["status"] == "failed"
+    assert message["error"] == "Telegram refused the message: Bad Request: message is too long"
+    assert stored(refused["id"]).parts_sent == 0
+    # Not the chat's fault: it stays reachable, and the next message goes.
+    assert alice_linked.get(LINK_URL).json()["chat"]["unreachable_reason"] == ""
+    assert get_message(alice_linked, after["id"])["status"] == "sent"
+    make_due()
+    run_sweep()
+    assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "after")]
+    assert tg.request_counts()["counts"]["sendMessage"] == 2
+
+
+# -- the lease before a send -------------------------------------------------------------
+
+
+@pytest.fixture
+def lease_seen_at_each_send(monkeypatch) -> list[float]:
+    """The seconds left on the chat's lease, as stored, when each send takes its slot.
+
+    Before each send the stored lease is set to end in one second, standing
+    in for the clock: a worker that renews it before sending has it end a
+    whole lease later again.
+    """
+    seen: list[float] = []
+    chat_ready_at, acquire_send_slot = pacing.chat_ready_at, pacing.acquire_send_slot
+
+    def nearly_over(chat):
+        Chat.objects.filter(pk=chat.pk).update(lease_expires_at=timezone.now() + timedelta(seconds=1))
+        return chat_ready_at(chat)
+
+    def noting_the_lease(timeout: float = 5.0) -> bool:
+        expires = Chat.objects.get(chat_id=ALICE_CHAT).lease_expires_at
+        seen.append((expires - timezone.now()).total_seconds())
+        return acquire_send_slot(timeout)
+
+    monkeypatch.setattr(pacing, "chat_ready_at", nearly_over)
+    monkeypatch.setattr(pacing, "acquire_send_slot", noting_the_lease)
+    return seen
+
+
+@pytest.mark.parametrize(("lease_seconds", "renewed"), [(30, True), (600, False)])
+def test_a_lease_too_short_for_a_send_is_renewed_before_it(
+    tg, alice, settings, lease_seen_at_each_send, lease_seconds, renewed
+):
+    # One send can take 5 s for a slot and 4 × 10 s at Telegram: 30 s is too short, 600 s is not.
+    settings.TELEGRAM_TIMEOUT_SECONDS = 10
+    settings.DELIVERY_LEASE_SECONDS = lease_seconds
+    chat = link(alice, ALICE_CHAT)
+    messages = [queue(alice, chat, f"message {number}") for number in range(3)]
+
+    assert delivery.deliver_chat(chat.pk) is None
+
+    assert all(stored(message.pk).status == Message.Status.SENT for message in messages)
+    assert len(lease_seen_at_each_send) == 3
+    if renewed:
+        assert all(lease_seconds - 5 < left <= lease_seconds for left in lease_seen_at_each_send)
+    else:
+        assert all(left <= 1 for left in lease_seen_at_each_send)
+    assert Chat.objects.get(pk=chat.pk).lease_token == ""
+
+
+def test_a_worker_whose_lease_was_taken_over_before_a_send_sends_nothing(tg, alice, settings, monkeypatch):
+    settings.DELIVERY_LEASE_SECONDS = 30
+    chat = link(alice, ALICE_CHAT)
+    message = queue(alice, chat)
+    chat_ready_at = pacing.chat_ready_at
+
+    def taken_over(each):
+        # Meanwhile the lease ran out and another worker claimed the chat.
+        expires = timezone.now() + timedelta(minutes=5)
+        Chat.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
+        return chat_ready_at(each)
+
+    monkeypatch.setattr(pacing, "chat_ready_at", taken_over)
+
+    assert delivery.deliver_chat(chat.pk) is None
+
+    assert tg.sent() == []
+    assert stored(message.pk).status == Message.Status.QUEUED
+    # The other worker's lease is left to it.
+    assert Chat.objects.get(pk=chat.pk).lease_token == "other"
+
+
+def test_a_message_accepted_while_its_chat_was_held_is_delivered_before_letting_go(tg, alice_linked, monkeypatch):
+    release = delivery._release
+    late: list[dict] = []
+
+    def accept_one_more_then_release(lease):
+        if not late:
+            # Its own dispatch finds the chat held and leaves it to the holder.
+            late.append(post_text(alice_linked, "late"))
+        release(lease)
+
+    monkeypatch.setattr(delivery, "_release", accept_one_more_then_release)
+
+    first = post_text(alice_linked, "first")
+
+    assert get_message(alice_linked, first["id"])["status"] == "sent"
+    assert get_message(alice_linked, late[0]["id"])["status"] == "sent"
+    assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "first"), delivered_text("Alice", "late")]
+
+
+# -- taking over the leases of processes that are gone ------------------------------------
+
+
+def dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+def held_by(user, token: str, *, for_seconds: float = 300) -> tuple[Chat, Message]:
+    chat = link(user, ALICE_CHAT)
+    Chat.objects.filter(pk=chat.pk).update(
+        lease_token=token, lease_expires_at=timezone.now() + timedelta(seconds=for_seconds)
+    )
+    return chat, queue(user, chat)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda: f"0badc0de:{dead_pid()}:aaaaaa:bbbbbb", id="another-machine"),
+        pytest.param(lambda: f"{delivery._HOST}:garbage", id="malformed"),
+        pytest.param(lambda: f"{delivery._HOST}:not-a-pid:aaaaaa:bbbbbb", id="pid-not-a-number"),
+        pytest.param(lambda: f"{delivery._HOST}:{os.getpid()}:{delivery._RUN}:bbbbbb", id="this-process"),
+    ],
+)
+def test_a_lease_not_known_to_be_dead_is_left_to_its_holder(tg, alice, alice_api, token):
+    token = token()
+    chat, message = held_by(alice, token)
+
+    assert delivery.release_dead_leases() == 0
+    run_sweep()
+
+    assert tg.sent() == []
+    assert get_message(alice_api, message.pk)["status"] == "queued"
+    assert Chat.objects.get(pk=chat.pk).lease_token == token
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda: f"{delivery._HOST}:{dead_pid()}:aaaaaa:bbbbbb", id="dead-pid"),
+        pytest.param(lambda: f"{delivery._HOST}:{os.getpid()}:zzzzzz:bbbbbb", id="this-pid-an-earlier-run"),
+    ],
+)
+def test_a_lease_of_a_process_of_this_machine_that_is_gone_is_freed(tg, alice, alice_api, token):
+    chat, message = held_by(alice, token())
+
+    assert delivery.release_dead_leases() == 1
+
+    assert Chat.objects.get(pk=chat.pk).lease_token == ""
+    run_sweep()
+    assert get_message(alice_api, message.pk)["status"] == "sent"
+
+
+def test_an_expired_lease_is_not_counted_as_taken_over(tg, alice):
+    chat, _ = held_by(alice, f"{delivery._HOST}:{dead_pid()}:aaaaaa:bbbbbb", for_seconds=-1)
+
+    assert delivery.release_dead_leases() == 0
+
+
+# -- which chats the sweep dispatches ----------------------------------------------------
+
+
+def test_the_sweep_dispatches_exactly_the_chats_whose_turn_it_is(db, monkeypatch):
+    now = timezone.now().replace(microsecond=0)
+    earlier, later = now - timedelta(seconds=1), now + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+
+    def chat_with(name: str, chat_id: int, statuses=("queued",), next_attempt_at=earlier, **chat_fields) -> int:
+        user = make_user(name, name.title())
+        chat = link(user, chat_id)
+        Chat.objects.filter(pk=chat.pk).update(**chat_fields)
+        for status in statuses:
+            queue(user, chat, status=status, next_attempt_at=next_attempt_at)
+        return chat.pk
+
+    due = {
+        chat_with("free", 10),
+        chat_with("twice", 11, statuses=("queued", "queued")),
+        chat_with("expired", 12, lease_token="gone", lease_expires_at=earlier),
+        chat_with("turncome", 13, next_turn_at=now),
+        chat_with("turnpast", 14, next_turn_at=earlier),
+        chat_with("duenow", 15, next_attempt_at=now),
+    }
+    not_due = [
+        chat_with("leased", 20, lease_token="busy", lease_expires_at=later),
+        chat_with("leaseends", 21, lease_token="busy", lease_expires_at=now),
+        chat_with("turnlater", 22, next_turn_at=later),
+        chat_with("notyet", 23, next_attempt_at=later),
+        chat_with("done", 24, statuses=("sent", "failed")),
+        chat_with("empty", 25, statuses=()),
+    ]
+
+    dispatched = delivery.dispatch_due()
+
+    assert sorted(dispatched) == sorted(due)
+    assert not set(dispatched) & set(not_due)
