@@ -17,6 +17,24 @@ def messages_for_user(*, user: User) -> QuerySet[Message]:
     return Message.objects.filter(user=user).order_by("-created_at", "-id")
 
 
+def messages_before(*, user: User, message_id: int) -> QuerySet[Message]:
+    """messages_for_user's list from just after the given message: the ones accepted before it, newest first.
+
+    If that message is gone (retention deleted it, say), the list goes on
+    from where it stood: after the account's newest message with a lower id,
+    that one included. Keyset paging on the list's own order (time, then id),
+    served by the (user, created_at, id) index at any depth.
+    """
+    messages = messages_for_user(user=user)
+    anchor = (
+        Message.objects.filter(user=user, pk__lte=message_id).order_by("-pk").values_list("created_at", flat=True)[:1]
+    )
+    anchor = next(iter(anchor), None)
+    if anchor is None:
+        return messages.none()
+    return messages.filter(created_at__lte=anchor).exclude(created_at=anchor, pk__gte=message_id)
+
+
 def message_for_user(*, user: User, message_id: int) -> Message | None:
     return Message.objects.filter(user=user, pk=message_id).first()
 

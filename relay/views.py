@@ -1,5 +1,6 @@
-from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.http import Http404, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -7,8 +8,19 @@ from rest_framework.views import APIView
 
 from relay import selectors, services
 from relay.models import Message
-from relay.serializers import AcceptedOutput, MessageInput, MessageOutput, SentCompatInput, SentCompatOutput
+from relay.serializers import (
+    AcceptedOutput,
+    MessageInput,
+    MessageOutput,
+    SentCompatInput,
+    SentCompatOutput,
+    SentCompatQuery,
+    sent_compat_json,
+)
 
+BAD_QUERY = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="A query parameter is not understood: each one named with its problems."
+)
 ErrorOutput = inline_serializer("RelayError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
 
@@ -103,7 +115,22 @@ class SentCompatApi(APIView):
         return Response(SentCompatOutput(accepted).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        responses=SentCompatOutput(many=True), tags=["assignment routes"], summary="Your messages (original route)"
+        parameters=[SentCompatQuery],
+        responses={200: SentCompatOutput(many=True), 400: BAD_QUERY},
+        tags=["assignment routes"],
+        summary="Your messages (original route)",
+        description="Every message of yours, newest first, as one JSON array streamed as it is read, "
+        "so any history arrives whole. For pages instead, `limit` with `before`: the next page "
+        "starts before the id of the last message received.",
     )
     def get(self, request):
-        return Response(SentCompatOutput(selectors.messages_for_user(user=request.user), many=True).data)
+        query = SentCompatQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        before, limit = query.validated_data.get("before"), query.validated_data.get("limit")
+        if before is None:
+            messages = selectors.messages_for_user(user=request.user)
+        else:
+            messages = selectors.messages_before(user=request.user, message_id=before)
+        if limit is not None:
+            messages = messages[:limit]
+        return StreamingHttpResponse(sent_compat_json(messages), content_type="application/json")

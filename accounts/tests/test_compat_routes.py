@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from conftest import ALICE_CHAT, PASSWORD, basic_auth, link
+from relay.tests.helpers import streamed_json
 
 pytestmark = pytest.mark.django_db
 
@@ -133,5 +134,5 @@ def test_message_sent_route_answers_with_either_auth(tg, alice, alice_api, slash
 
     assert posted.status_code == 202
     assert listed.status_code == 200
-    assert [item["content"] for item in listed.json()] == ["hello"]
+    assert [item["content"] for item in streamed_json(listed)] == ["hello"]
     assert APIClient().get(f"/message/sent{slash}").status_code == 401

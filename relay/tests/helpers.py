@@ -1,5 +1,7 @@
 """Small helpers shared by the relay tests: the API calls they all make."""
 
+import json
+
 from rest_framework.test import APIClient
 
 from relay.models import Message
@@ -29,6 +31,12 @@ def get_message(api: APIClient, message_id: int) -> dict:
     response = api.get(message_url(message_id))
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def streamed_json(response) -> object:
+    """The JSON of a streamed answer (`GET /message/sent`), read whole."""
+    assert response.streaming, "expected a streamed answer"
+    return json.loads(b"".join(response.streaming_content))
 
 
 def stored(message_id: int) -> Message:
