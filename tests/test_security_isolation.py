@@ -34,6 +34,7 @@ NO_ACCOUNT_DATA = {
     "schema": "the OpenAPI schema",
     "swagger-ui": "documentation",
     "redoc": "documentation",
+    "redoc-bundle": "the documentation's script",
     "healthz": "a liveness probe",
     "readyz": "a readiness probe",
     "metrics": "counts across all accounts, no account's data",
