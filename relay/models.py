@@ -44,8 +44,11 @@ class Message(models.Model):
             ),
         ]
         indexes = [
+            # The history, newest first (id order is acceptance order: relay/throttling.py), and by status.
             models.Index(fields=["user", "-id"]),
-            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["user", "status", "-id"]),
+            # The quota's count, date ranges, and the original route's order (time, then id).
+            models.Index(fields=["user", "created_at", "id"]),
             models.Index(fields=["chat", "status", "id"]),
             models.Index(fields=["status", "next_attempt_at"]),
         ]

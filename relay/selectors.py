@@ -11,6 +11,9 @@ from accounts.models import User
 from relay.models import Message
 from relay.splitting import split_text
 
+# The largest id either database stores (a 64-bit integer).
+MAX_ID = 2**63 - 1
+
 
 def messages_for_user(*, user: User) -> QuerySet[Message]:
     """The account's own messages, newest first."""
@@ -51,6 +54,78 @@ def find_messages_for_user(*, user: User, contains: str = "", status: str = "") 
     if status:
         messages = messages.filter(status=status)
     return messages
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[Message]
+    # Where the next page starts (below this id), or None on the last page.
+    next_below: int | None
+
+
+def message_page(
+    *,
+    user: User,
+    size: int,
+    below: int | None = None,
+    status: str = "",
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> MessagePage:
+    """A page of the account's messages, newest first, those with an id below `below`, matching every filter given.
+
+    Newest first is id order: an account's messages take their ids in the
+    order they are accepted (relay/throttling.py serializes them). Keyset
+    paging: each page is `id < below ... ORDER BY id DESC LIMIT size + 1`
+    on an index ((user, -id), (user, status, -id), or the full-text one),
+    so it costs the same at any depth and any history size; nothing counts
+    the history. Messages that arrive meanwhile have higher ids, so paging
+    on never repeats or skips one.
+    """
+    messages = messages_for_user(user=user).order_by("-id")
+    if below is not None:
+        messages = messages.filter(pk__lt=below)
+    if status:
+        messages = messages.filter(status=status)
+    if created_after is not None:
+        messages = messages.filter(created_at__gt=created_after)
+        earlier = _last_id_before(user=user, moment=created_after, slack=CLOCK_SLACK)
+        messages = messages.filter(pk__gt=earlier or 0)
+    if created_before is not None:
+        messages = messages.filter(created_at__lt=created_before)
+        later = _first_id_from(user=user, moment=created_before, slack=CLOCK_SLACK)
+        # Bounded even when nothing is outside the range: SQLite then reads the id index, not the time one.
+        messages = messages.filter(pk__lte=later - 1 if later else MAX_ID)
+    rows = list(messages[: size + 1])
+    return MessagePage(messages=rows[:size], next_below=rows[size - 1].pk if len(rows) > size else None)
+
+
+# A date range is also turned into a range of ids, found on the (user,
+# created_at, id) index, so that the page is read on an id index like any
+# other: filtered on the time index, a range of a million messages would be
+# sorted by id for each page. An account's acceptance times follow its ids
+# (the quota serializes its messages) but for a clock stepped back or two
+# web machines' clocks apart, by less than CLOCK_SLACK: so every message
+# after a moment has a higher id than any accepted CLOCK_SLACK before it, and
+# the id range is bounded by those. It costs at most the messages of
+# CLOCK_SLACK (a minute's quota) more to read.
+CLOCK_SLACK = timedelta(minutes=1)
+
+
+def _last_id_before(*, user: User, moment: datetime, slack: timedelta) -> int | None:
+    """The id of the account's last message, in time order, accepted `slack` or more before `moment`."""
+    if moment - datetime.min.replace(tzinfo=moment.tzinfo) < slack:
+        return None
+    found = Message.objects.filter(user=user, created_at__lte=moment - slack).order_by("-created_at", "-id")
+    return next(iter(found.values_list("id", flat=True)[:1]), None)
+
+
+def _first_id_from(*, user: User, moment: datetime, slack: timedelta) -> int | None:
+    """The id of the account's first message, in time order, accepted `slack` or more after `moment`."""
+    if datetime.max.replace(tzinfo=moment.tzinfo) - moment < slack:
+        return None
+    found = Message.objects.filter(user=user, created_at__gte=moment + slack).order_by("created_at", "id")
+    return next(iter(found.values_list("id", flat=True)[:1]), None)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from json.encoder import encode_basestring
 
 from django.conf import settings
@@ -86,15 +88,18 @@ def sent_compat_json(messages: QuerySet[Message]) -> Iterator[str]:
     return streaming.chunked(pieces())
 
 
+class AsGiven:
+    """A query parameter read as given: DRF reads an empty one ("?limit=") as one not given."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, serializers.empty)
+
+
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
-class IdField(serializers.Field):
+class IdField(AsGiven, serializers.Field):
     """A positive whole number in ASCII digits up to MAX_ID: an id, or a count of them."""
 
     default_error_messages = {"invalid": f"A whole number from 1 to {MAX_ID}, in digits."}
-
-    def get_value(self, dictionary):
-        # As given: DRF reads an empty query parameter ("?limit=") as one not given.
-        return dictionary.get(self.field_name, serializers.empty)
 
     def to_internal_value(self, data) -> int:
         # Not IntegerField: int() also takes "+5", "5_000", "5.0" and other scripts' digits.
@@ -117,3 +122,53 @@ class SentCompatQuery(serializers.Serializer):
         help_text="Only the messages after this one in the list (accepted before it): "
         "for the next page, the id of the last message received.",
     )
+
+
+# RFC 3339, what OpenAPI's `date-time` means: a date, a time to the second, an offset.
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.ASCII | re.IGNORECASE)
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class MomentField(AsGiven, serializers.Field):
+    """A moment in ISO 8601 (RFC 3339) with its offset, e.g. `2026-03-01T12:30:00Z`; returned in UTC."""
+
+    default_error_messages = {"invalid": "A date and time with its offset, e.g. 2026-03-01T12:30:00Z."}
+
+    def to_internal_value(self, data) -> datetime:
+        if not isinstance(data, str) or not RFC3339.fullmatch(data):
+            self.fail("invalid")
+        try:
+            moment = datetime.fromisoformat(data.upper())
+        except ValueError:  # a day or hour out of range, a leap second
+            self.fail("invalid")
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            # Within a day of the first or last moment Python has: as far as any message is.
+            return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class StatusField(AsGiven, serializers.ChoiceField):
+    pass
+
+
+class MessageListQuery(serializers.Serializer):
+    """`GET /api/v1/messages/`'s paging and filters."""
+
+    cursor = IdField(
+        required=False, help_text="Where the page starts, as the `next` link of the page before carries it."
+    )
+    before = IdField(required=False, help_text="Only messages older than this one (with a lower id).")
+    status = StatusField(choices=Message.Status.choices, required=False, help_text="Only messages in this state.")
+    created_after = MomentField(required=False, help_text="Only messages accepted after this moment.")
+    created_before = MomentField(required=False, help_text="Only messages accepted before this moment.")
+
+
+class MessagePageOutput(serializers.Serializer):
+    next = serializers.URLField(
+        allow_null=True, help_text="The next (older) page with the same filters; null on the last page."
+    )
+    results = MessageOutput(many=True)

@@ -2,8 +2,9 @@ from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from relay import selectors, services
@@ -11,7 +12,9 @@ from relay.models import Message
 from relay.serializers import (
     AcceptedOutput,
     MessageInput,
+    MessageListQuery,
     MessageOutput,
+    MessagePageOutput,
     SentCompatInput,
     SentCompatOutput,
     SentCompatQuery,
@@ -61,8 +64,6 @@ QUOTA_DESCRIPTION = (
 
 
 class MessageListApi(APIView):
-    pagination_class = PageNumberPagination
-
     @extend_schema(
         request=MessageInput,
         responses={202: AcceptedOutput, 409: ErrorOutput},
@@ -79,11 +80,37 @@ class MessageListApi(APIView):
             return accepted
         return Response(AcceptedOutput(accepted).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses=MessageOutput(many=True), tags=["messages"], summary="Your messages, newest first")
+    @extend_schema(
+        operation_id="api_v1_messages_list",
+        parameters=[MessageListQuery],
+        responses={200: MessagePageOutput, 400: BAD_QUERY},
+        tags=["messages"],
+        summary="Your messages, newest first",
+        description=f"{api_settings.PAGE_SIZE} a page. Follow `next` for the page after: it keeps the filters "
+        "and costs the same at any depth, and messages that arrive meanwhile never make a message repeat or go "
+        "missing. There are no page numbers and no total count.",
+    )
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.messages_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(MessageOutput(page, many=True).data)
+        if "page" in request.query_params:
+            # Page numbers went with the count; a client still sending them would get page 1 forever.
+            raise serializers.ValidationError({"page": ["Page numbers are gone: follow `next` instead."]})
+        query = MessageListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        starts = [params[name] for name in ("cursor", "before") if name in params]
+        page = selectors.message_page(
+            user=request.user,
+            size=api_settings.PAGE_SIZE,
+            below=min(starts, default=None),
+            status=params.get("status", ""),
+            created_after=params.get("created_after"),
+            created_before=params.get("created_before"),
+        )
+        next_url = None
+        if page.next_below is not None:
+            next_url = remove_query_param(request.build_absolute_uri(), "before")
+            next_url = replace_query_param(next_url, "cursor", page.next_below)
+        return Response({"next": next_url, "results": MessageOutput(page.messages, many=True).data})
 
 
 class MessageDetailApi(APIView):

@@ -96,7 +96,12 @@ def exercise_the_api(api: APIClient) -> list[str]:
     make_due()
     run_sweep()
     answers += [api.get("/api/v1/messages/"), api.get("/message/sent"), Client().get("/readyz")]
-    return [response.content.decode() + json.dumps(dict(response.headers)) for response in answers]
+    return [body_of(response) + json.dumps(dict(response.headers)) for response in answers]
+
+
+def body_of(response) -> str:
+    # `GET /message/sent` streams its answer.
+    return (b"".join(response.streaming_content) if response.streaming else response.content).decode()
 
 
 FAILURES = {

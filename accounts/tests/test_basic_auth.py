@@ -65,7 +65,7 @@ def test_basic_auth_acts_as_the_right_user(alice, bob):
     response = basic_client("bob").get("/api/v1/messages/")
 
     assert response.status_code == 200
-    assert response.json()["count"] == 0
+    assert response.json()["results"] == []
 
 
 def test_basic_username_is_case_insensitive(alice):
