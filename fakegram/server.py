@@ -132,6 +132,8 @@ class FakeTelegram:
         self._next_update_id = 1
         self._last_message_id: dict[int, int] = {}
         self._poll_ticket = 0
+        # How many times reset() ran: a slow request that outlives a reset is forgotten with the rest.
+        self._resets = 0
         self._forget_everything()
 
     def _forget_everything(self) -> None:
@@ -202,6 +204,7 @@ class FakeTelegram:
         """Forget updates, sent messages, faults, chat states, webhook, counts, limits."""
         with self._lock:
             self._forget_everything()
+            self._resets += 1
             self._changed.notify_all()
 
     # -- control: what users do -------------------------------------------------
@@ -510,7 +513,11 @@ class FakeTelegram:
         if rule is not None:
             if rule["kind"] != "slow":
                 raise _fault_error(rule)
+            resets = self._resets
             self._stopping.wait(rule["delay"])
+            # A test that has moved on must not find this late send among its own.
+            if self._resets != resets:
+                raise DropConnection()
         return handler(params)
 
     def _take_fault(self, method: str, chat_id: int | None) -> dict | None:

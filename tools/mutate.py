@@ -66,7 +66,7 @@ MODULES: dict[str, list[str]] = {
 
 # Everything Django needs to start, copied into each module's tree; nothing else.
 PACKAGES = ["accounts", "cabinet", "config", "fakegram", "ops", "relay", "telegram", "tests"]
-ALSO_COPY = ["conftest.py", "manage.py"]
+ALSO_COPY = ["conftest.py", "manage.py", "tools/mutate_plugin.py"]
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
 
 
@@ -115,17 +115,19 @@ def run_module(module: str, tests: list[str], jobs: int) -> tuple[list[tuple[str
     for package in PACKAGES:
         shutil.copytree(ROOT / package, work / package, ignore=SKIP)
     for name in ALSO_COPY:
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, work / name)
     # A test file named here that is not written yet is left out.
     existing = [test for test in tests if test.startswith("-") or (ROOT / test.split("::")[0]).exists()]
     config = {
         "source_paths": PACKAGES,
         "only_mutate": [module],
-        "also_copy": ALSO_COPY,
+        "also_copy": [str(Path(name).parts[0]) for name in ALSO_COPY],
         "pytest_add_cli_args_test_selection": existing,
         # Each mutant's pytest run is a fork of one process: the test database it
-        # made first is kept rather than migrated again for every mutant.
-        "pytest_add_cli_args": ["--reuse-db"],
+        # made first is kept rather than migrated again for every mutant, and
+        # emptied at the start of each run (tools/mutate_plugin.py).
+        "pytest_add_cli_args": ["--reuse-db", "-p", "tools.mutate_plugin"],
         # A mutant that loops for ever is stopped after 4 times its tests' CPU time
         # (mutmut's default of 15 spent most of a run waiting on such loops).
         "timeout_multiplier": 4.0,

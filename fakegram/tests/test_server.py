@@ -432,6 +432,30 @@ def test_slow_answers_normally_after_the_delay(tg, http):
     assert [m["text"] for m in tg.sent()] == ["eventually"]
 
 
+def test_a_slow_send_still_waiting_when_the_server_is_reset_is_forgotten(tg, http):
+    tg.add_fault(kind="slow", delay=0.5)
+    outcome: list = []
+
+    def late_send() -> None:
+        with httpx.Client(timeout=5) as own:
+            try:
+                outcome.append(send(own, tg, text="late").status_code)
+            except httpx.TransportError as exc:
+                outcome.append(type(exc).__name__)
+
+    sender = threading.Thread(target=late_send)
+    sender.start()
+    wait_until(lambda: tg.request_counts()["counts"].get("sendMessage", 0) == 1)
+    tg.reset()
+    sender.join()
+
+    # Telegram as it is after the reset: the late send was dropped, not recorded.
+    assert outcome and outcome[0] != 200
+    assert tg.sent() == []
+    assert send(http, tg, text="after").status_code == 200
+    assert [m["text"] for m in tg.sent()] == ["after"]
+
+
 def test_times_counts_uses_of_a_rule(tg, http):
     tg.add_fault(kind="500", times=2)
 
