@@ -191,8 +191,12 @@ def mark_unreachable(*, chat: Chat, reason: str) -> None:
 
 
 def mark_reachable(*, chat: Chat) -> None:
-    """Telegram took a message for the chat after all (an operator retried one): accept new ones again."""
-    Chat.objects.filter(pk=chat.pk).update(unreachable_reason="")
+    """Telegram took a message for the chat after all (an operator retried one): accept new ones again.
+
+    Only the mark the caller saw is cleared: a block recorded since (the bot's
+    my_chat_member update) is newer news than this send and stays.
+    """
+    Chat.objects.filter(pk=chat.pk, unreachable_reason=chat.unreachable_reason).update(unreachable_reason="")
     chat.unreachable_reason = ""
 
 

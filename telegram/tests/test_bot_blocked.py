@@ -148,3 +148,17 @@ def test_an_addressed_command_waits_for_get_me_rather_than_guessing(tg, alice, a
 
     assert webhook(Client(), update).status_code == 200
     assert Chat.objects.get().user == alice
+
+
+def test_a_send_that_lands_after_a_block_does_not_clear_the_block(alice_linked, tg):
+    # Delivery loaded the chat while it was marked for another reason (an operator retried a
+    # message); the user blocked the bot before the send's success was recorded.
+    Chat.objects.filter(chat_id=ALICE_CHAT).update(unreachable_reason="Forbidden: user is deactivated")
+    seen_by_delivery = Chat.objects.get(chat_id=ALICE_CHAT)
+    assert webhook(Client(), membership(ALICE_CHAT, "member", "kicked")).status_code == 200
+
+    from telegram.services import mark_reachable
+
+    mark_reachable(chat=seen_by_delivery)
+
+    assert Chat.objects.get(chat_id=ALICE_CHAT).unreachable_reason == "Forbidden: bot was blocked by the user"
