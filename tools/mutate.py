@@ -14,6 +14,7 @@ import argparse
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -138,7 +139,15 @@ def run_module(module: str, tests: list[str], jobs: int) -> tuple[list[tuple[str
 
     print(f"== {module} against {' '.join(existing)}", flush=True)
     mutmut = str(BIN / "mutmut")
-    run = subprocess.run([mutmut, "run", "--max-children", str(jobs)], cwd=work, capture_output=True, text=True)
+    # A mutant may turn a harmless signal into a hang-up sent to a process id of the test's choosing,
+    # the runner's own included: the runner and its forks ignore it.
+    run = subprocess.run(
+        [mutmut, "run", "--max-children", str(jobs)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
     if run.returncode != 0:
         sys.stdout.write(run.stdout[-4000:] + run.stderr[-4000:])
         raise SystemExit(f"mutmut failed on {module}")

@@ -215,6 +215,22 @@ def test_a_lease_of_a_process_of_this_machine_that_is_gone_is_freed(tg, alice, a
     assert get_message(alice_api, message.pk)["status"] == "sent"
 
 
+def test_a_live_process_holding_a_lease_is_left_alone(tg, alice, alice_api):
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        _, message = held_by(alice, f"{delivery._HOST}:{holder.pid}:aaaaaa:bbbbbb")
+
+        assert delivery.release_dead_leases() == 0
+        run_sweep()
+
+        assert get_message(alice_api, message.pk)["status"] == "queued"
+        # Asking whether it is alive sent it nothing.
+        assert holder.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_an_expired_lease_is_not_counted_as_taken_over(tg, alice):
     chat, _ = held_by(alice, f"{delivery._HOST}:{dead_pid()}:aaaaaa:bbbbbb", for_seconds=-1)
 
