@@ -160,6 +160,51 @@ def test_a_message_accepted_while_its_chat_was_held_is_delivered_before_letting_
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "first"), delivered_text("Alice", "late")]
 
 
+# -- a turn booked by another task while the chat was held -------------------------------
+
+
+@pytest.fixture
+def second_message_waits_a_second(tg, alice, settings):
+    """Two messages for alice's chat; the second must wait a second after the first is sent."""
+    settings.DELIVERY_CHAT_INTERVAL_SECONDS = 1
+    chat = link(alice, ALICE_CHAT)
+    return chat, [queue(alice, chat, "first"), queue(alice, chat, "second")]
+
+
+def test_a_turn_booked_sooner_by_another_task_is_left_to_it(second_message_waits_a_second):
+    chat, (first, second) = second_message_waits_a_second
+    sooner = timezone.now() + timedelta(milliseconds=500)
+    Chat.objects.filter(pk=chat.pk).update(next_turn_at=sooner)
+
+    assert delivery.deliver_chat(chat.pk) is None
+
+    assert stored(first.pk).status == Message.Status.SENT
+    assert stored(second.pk).status == Message.Status.QUEUED
+    assert Chat.objects.get(pk=chat.pk).next_turn_at == sooner
+
+
+def test_a_turn_whose_time_came_while_the_chat_was_held_is_taken_over(second_message_waits_a_second, monkeypatch):
+    chat, (first, second) = second_message_waits_a_second
+    sooner = timezone.now() + timedelta(milliseconds=500)
+    Chat.objects.filter(pk=chat.pk).update(next_turn_at=sooner)
+    release = delivery._release
+
+    def the_booked_time_passes(lease):
+        # The other task's time comes while this worker holds the chat: it finds the chat taken and gives up.
+        Chat.objects.filter(pk=chat.pk, next_turn_at=sooner).update(next_turn_at=timezone.now() - timedelta(seconds=1))
+        release(lease)
+
+    monkeypatch.setattr(delivery, "_release", the_booked_time_passes)
+
+    retry_at = delivery.deliver_chat(chat.pk)
+
+    # This call books the next turn itself, for when the second message may go.
+    last_sent_at = Chat.objects.get(pk=chat.pk).last_sent_at
+    assert retry_at == last_sent_at + timedelta(seconds=1)
+    assert Chat.objects.get(pk=chat.pk).next_turn_at == retry_at
+    assert stored(second.pk).status == Message.Status.QUEUED
+
+
 # -- taking over the leases of processes that are gone ------------------------------------
 
 
