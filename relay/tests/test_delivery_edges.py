@@ -8,6 +8,7 @@ accepted while its chat was held is delivered in the same call.
 """
 
 import os
+import signal
 import subprocess
 from datetime import timedelta
 
@@ -19,6 +20,8 @@ from relay import delivery, pacing
 from relay.models import Message
 from relay.splitting import format_header
 from relay.tests.helpers import LINK_URL, delivered_text, get_message, post_text, stored, texts
+from relay.tests.test_lease_loss import failed_total
+from telegram.client import BotClient, TelegramError
 from telegram.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,6 +71,51 @@ def test_a_permanent_refusal_fails_that_message_alone_without_retrying(tg, alice
     run_sweep()
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "after")]
     assert tg.request_counts()["counts"]["sendMessage"] == 2
+
+
+def test_failing_an_unreachable_chats_queue_counts_each_message_failed(tg, alice_linked, client):
+    tg.add_fault(kind="500")
+    post_text(alice_linked, "first")
+    post_text(alice_linked, "second")
+    failed_before = failed_total(client)
+    tg.block(ALICE_CHAT)
+
+    make_due()
+    run_sweep()
+
+    assert failed_total(client) == failed_before + 2
+
+
+@pytest.fixture
+def long_refusals(monkeypatch):
+    """Telegram, or an error of our own, with a reason far longer than a message's error field."""
+    reasons = {}
+
+    def send(self, chat_id, text):
+        kind = reasons["kind"]
+        if kind == "unreachable":
+            raise TelegramError(description="Forbidden: " + "x" * 600, error_code=403)
+        raise type("Unexpected" + "E" * 600, (Exception,), {})()
+
+    monkeypatch.setattr(BotClient, "send_message", send)
+    return reasons
+
+
+@pytest.mark.parametrize(
+    ("kind", "attempts", "status"),
+    [("unexpected", 2, "queued"), ("unexpected", 1, "failed"), ("unreachable", 2, "failed")],
+)
+def test_a_long_reason_is_cut_to_the_error_fields_500_characters(
+    tg, alice_linked, settings, long_refusals, kind, attempts, status
+):
+    settings.DELIVERY_MAX_ATTEMPTS = attempts
+    long_refusals["kind"] = kind
+
+    body = post_text(alice_linked, "Hello")
+
+    message = stored(body["id"])
+    assert message.status == status
+    assert len(message.error) == 500
 
 
 # -- the lease before a send -------------------------------------------------------------
@@ -205,6 +253,35 @@ def test_a_turn_whose_time_came_while_the_chat_was_held_is_taken_over(second_mes
     assert stored(second.pk).status == Message.Status.QUEUED
 
 
+def test_a_worker_that_lost_the_chat_books_no_turn_for_it(second_message_waits_a_second, monkeypatch):
+    chat, _ = second_message_waits_a_second
+    record_sent = pacing.record_sent
+
+    def sent_then_taken_over(each):
+        record_sent(each)
+        # Its lease ran out during the send, and another worker claimed the chat.
+        expires = timezone.now() + timedelta(minutes=5)
+        Chat.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
+
+    monkeypatch.setattr(pacing, "record_sent", sent_then_taken_over)
+
+    assert delivery.deliver_chat(chat.pk) is None
+
+    held = Chat.objects.get(pk=chat.pk)
+    assert (held.lease_token, held.next_turn_at) == ("other", None)
+
+
+def test_a_booked_turn_whose_time_passed_is_booked_anew(second_message_waits_a_second):
+    # A worker killed after booking a turn left it behind.
+    chat, _ = second_message_waits_a_second
+    Chat.objects.filter(pk=chat.pk).update(next_turn_at=timezone.now() - timedelta(minutes=1))
+
+    retry_at = delivery.deliver_chat(chat.pk)
+
+    assert retry_at is not None
+    assert Chat.objects.get(pk=chat.pk).next_turn_at == retry_at
+
+
 # -- taking over the leases of processes that are gone ------------------------------------
 
 
@@ -261,7 +338,8 @@ def test_a_lease_of_a_process_of_this_machine_that_is_gone_is_freed(tg, alice, a
 
 
 def test_a_live_process_holding_a_lease_is_left_alone(tg, alice, alice_api):
-    holder = subprocess.Popen(["sleep", "60"])
+    # With the default action for every signal, whatever its parent ignores: one would end it.
+    holder = subprocess.Popen(["sleep", "60"], preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         _, message = held_by(alice, f"{delivery._HOST}:{holder.pid}:aaaaaa:bbbbbb")
 
@@ -274,6 +352,46 @@ def test_a_live_process_holding_a_lease_is_left_alone(tg, alice, alice_api):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_every_freed_lease_is_counted(tg, alice, bob):
+    gone = dead_pid()
+    for user, chat_id in ((alice, ALICE_CHAT), (bob, BOB_CHAT)):
+        chat = link(user, chat_id)
+        expires = timezone.now() + timedelta(minutes=5)
+        Chat.objects.filter(pk=chat.pk).update(
+            lease_token=f"{delivery._HOST}:{gone}:aaaaaa:{chat_id}", lease_expires_at=expires
+        )
+
+    assert delivery.release_dead_leases() == 2
+    assert list(Chat.objects.values_list("lease_token", flat=True)) == ["", ""]
+
+
+def test_a_lease_claimed_anew_while_the_sweep_looked_at_the_old_one_is_kept(tg, alice, monkeypatch):
+    chat, _ = held_by(alice, f"{delivery._HOST}:{dead_pid()}:aaaaaa:bbbbbb")
+    holder_alive = delivery._holder_alive
+
+    def claimed_meanwhile(token):
+        # The old lease's holder is gone, and a live worker has just claimed the chat.
+        Chat.objects.filter(pk=chat.pk).update(lease_token="new-holder")
+        return holder_alive(token)
+
+    monkeypatch.setattr(delivery, "_holder_alive", claimed_meanwhile)
+
+    assert delivery.release_dead_leases() == 0
+    assert Chat.objects.get(pk=chat.pk).lease_token == "new-holder"
+
+
+def test_a_message_whose_chat_is_gone_is_failed_and_counted_by_the_sweep(tg, alice, alice_api, client):
+    long_ago = timezone.now() - timedelta(days=1)
+    message = Message.objects.create(user=alice, chat=None, text="Hello", updated_at=long_ago)
+    failed_before = failed_total(client)
+
+    run_sweep()
+
+    assert stored(message.pk).status == Message.Status.FAILED
+    assert stored(message.pk).updated_at > long_ago
+    assert failed_total(client) == failed_before + 1
 
 
 def test_an_expired_lease_is_not_counted_as_taken_over(tg, alice):
