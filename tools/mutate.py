@@ -41,6 +41,7 @@ MODULES: dict[str, list[str]] = {
         "relay/tests/test_pacing_edges.py",
     ],
     "relay/delivery.py": [
+        "accounts/tests/test_delete_api.py",
         "relay/tests/test_delivery_edges.py",
         "relay/tests/test_frozen_content.py",
         "relay/tests/test_isolation.py",

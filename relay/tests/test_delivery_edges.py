@@ -76,14 +76,45 @@ def test_a_permanent_refusal_fails_that_message_alone_without_retrying(tg, alice
 def test_failing_an_unreachable_chats_queue_counts_each_message_failed(tg, alice_linked, client):
     tg.add_fault(kind="500")
     post_text(alice_linked, "first")
-    post_text(alice_linked, "second")
+    second = post_text(alice_linked, "second")
     failed_before = failed_total(client)
     tg.block(ALICE_CHAT)
+    before = timezone.now()
 
     make_due()
     run_sweep()
 
     assert failed_total(client) == failed_before + 2
+    # The message behind the one that was refused shows when it failed.
+    assert stored(second["id"]).status == Message.Status.FAILED
+    assert stored(second["id"]).updated_at >= before
+
+
+# -- holding a chat for good before it is deleted -------------------------------------------
+
+
+def test_holding_a_free_chat_takes_it_from_delivery(tg, alice):
+    chat = link(alice, ALICE_CHAT)
+    message = queue(alice, chat)
+
+    assert delivery.hold_chat(chat.pk, wait=1) is True
+
+    assert delivery.deliver_chat(chat.pk) is None
+    assert stored(message.pk).status == Message.Status.QUEUED
+
+
+def test_holding_a_chat_whose_send_outlasts_the_wait_gives_up(tg, alice):
+    chat, _ = held_by(alice, "a-send-under-way")
+
+    assert delivery.hold_chat(chat.pk, wait=0.2) is False
+    assert Chat.objects.get(pk=chat.pk).lease_token == "a-send-under-way"
+
+
+def test_holding_a_chat_that_is_gone_is_done(tg, alice):
+    chat = link(alice, ALICE_CHAT)
+    Chat.objects.filter(pk=chat.pk).delete()
+
+    assert delivery.hold_chat(chat.pk, wait=0.2) is True
 
 
 @pytest.fixture
@@ -219,10 +250,13 @@ def second_message_waits_a_second(tg, alice, settings):
     return chat, [queue(alice, chat, "first"), queue(alice, chat, "second")]
 
 
-def test_a_turn_booked_sooner_by_another_task_is_left_to_it(second_message_waits_a_second):
+def test_a_turn_booked_sooner_by_another_task_is_left_to_it(second_message_waits_a_second, bob):
     chat, (first, second) = second_message_waits_a_second
     sooner = timezone.now() + timedelta(milliseconds=500)
     Chat.objects.filter(pk=chat.pk).update(next_turn_at=sooner)
+    # Another chat's turn has come: that is no reason to look at this one again.
+    bobs = link(bob, BOB_CHAT)
+    Chat.objects.filter(pk=bobs.pk).update(next_turn_at=timezone.now() - timedelta(seconds=1))
 
     assert delivery.deliver_chat(chat.pk) is None
 
@@ -254,16 +288,17 @@ def test_a_turn_whose_time_came_while_the_chat_was_held_is_taken_over(second_mes
 
 
 def test_a_worker_that_lost_the_chat_books_no_turn_for_it(second_message_waits_a_second, monkeypatch):
-    chat, _ = second_message_waits_a_second
-    record_sent = pacing.record_sent
+    chat, (first, _) = second_message_waits_a_second
+    chat_ready_at = pacing.chat_ready_at
 
-    def sent_then_taken_over(each):
-        record_sent(each)
-        # Its lease ran out during the send, and another worker claimed the chat.
-        expires = timezone.now() + timedelta(minutes=5)
-        Chat.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
+    def taken_over_after_the_first_send(each):
+        if stored(first.pk).status == Message.Status.SENT:
+            # Its lease ran out after the first send was recorded, and another worker claimed the chat.
+            expires = timezone.now() + timedelta(minutes=5)
+            Chat.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
+        return chat_ready_at(each)
 
-    monkeypatch.setattr(pacing, "record_sent", sent_then_taken_over)
+    monkeypatch.setattr(pacing, "chat_ready_at", taken_over_after_the_first_send)
 
     assert delivery.deliver_chat(chat.pk) is None
 
