@@ -79,6 +79,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", default=list(MODULES), help="modules to mutate (default: all four)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (1: the tests share a database)")
+    parser.add_argument(
+        "--again", action="store_true", help="test only the last run's survivors again, with the tests as they are now"
+    )
     args = parser.parse_args()
     unknown = [module for module in args.modules if module not in MODULES]
     if unknown:
@@ -88,7 +91,7 @@ def main() -> int:
     scores = []
     for module in args.modules:
         started = time.monotonic()
-        survivors, counts = run_module(module, MODULES[module], args.jobs)
+        survivors, counts = run_module(module, MODULES[module], args.jobs, args.again)
         listed = set_aside.get(module, set())
         log_only = [(function, line) for function, line, only_log in survivors if only_log]
         accepted = {key for key in log_only} | {(function, line) for function, line, _ in survivors} & listed
@@ -116,9 +119,33 @@ def main() -> int:
     return 0 if all(score >= GOAL for _, score in scores) else 1
 
 
-def run_module(module: str, tests: list[str], jobs: int) -> tuple[list[tuple[str, str, bool]], dict[str, int]]:
-    """Mutate `module` in a fresh copy of the tree; its survivors as (function, line, log-only), and the counts."""
+def run_module(
+    module: str, tests: list[str], jobs: int, again: bool = False
+) -> tuple[list[tuple[str, str, bool]], dict[str, int]]:
+    """Mutate `module` in a fresh copy of the tree; its survivors as (function, line, log-only), and the counts.
+
+    With `again`, the last run's survivors only are tested again, against the module's test files as they are now.
+    """
     work = WORK / Path(module).stem
+    # A test file named here that is not written yet is left out.
+    existing = [test for test in tests if test.startswith("-") or (ROOT / test.split("::")[0]).exists()]
+    mutmut = str(BIN / "mutmut")
+    if again and (work / "mutants").is_dir():
+        for test in existing:
+            if not test.startswith("-"):
+                for copy in (work / test, work / "mutants" / test):
+                    shutil.copy2(ROOT / test, copy)
+        print(f"== {module}: the last run's survivors again, against {' '.join(existing)}", flush=True)
+        # Those set aside (log-only, or listed in docs/mutation.md) stay as they are.
+        listed = accepted_survivors().get(module, set())
+        names = []
+        for name in re.findall(r"^\s*(\S+): survived$", _mutmut(mutmut, work, "results"), re.MULTILINE):
+            shown = _mutmut(mutmut, work, "show", name)
+            if not only_changes_a_log_call(work / module, name, shown) and (
+                (function_of(name), mutated_line(shown)) not in listed
+            ):
+                names.append(name)
+        return _run_and_collect(module, work, mutmut, ["--max-children", str(jobs), *names])
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     for package in PACKAGES:
@@ -126,8 +153,6 @@ def run_module(module: str, tests: list[str], jobs: int) -> tuple[list[tuple[str
     for name in ALSO_COPY:
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, work / name)
-    # A test file named here that is not written yet is left out.
-    existing = [test for test in tests if test.startswith("-") or (ROOT / test.split("::")[0]).exists()]
     config = {
         "source_paths": PACKAGES,
         "only_mutate": [module],
@@ -146,11 +171,20 @@ def run_module(module: str, tests: list[str], jobs: int) -> tuple[list[tuple[str
     (work / "pyproject.toml").write_text(pyproject)
 
     print(f"== {module} against {' '.join(existing)}", flush=True)
-    mutmut = str(BIN / "mutmut")
+    return _run_and_collect(module, work, mutmut, ["--max-children", str(jobs)])
+
+
+def _mutmut(mutmut: str, work: Path, *args: str) -> str:
+    return subprocess.run([mutmut, *args], cwd=work, check=True, capture_output=True, text=True).stdout
+
+
+def _run_and_collect(
+    module: str, work: Path, mutmut: str, run_args: list[str]
+) -> tuple[list[tuple[str, str, bool]], dict[str, int]]:
     # A mutant may turn a harmless signal into a hang-up sent to a process id of the test's choosing,
     # the runner's own included: the runner and its forks ignore it.
     run = subprocess.run(
-        [mutmut, "run", "--max-children", str(jobs)],
+        [mutmut, "run", *run_args],
         cwd=work,
         capture_output=True,
         text=True,

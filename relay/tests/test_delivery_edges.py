@@ -90,6 +90,31 @@ def test_failing_an_unreachable_chats_queue_counts_each_message_failed(tg, alice
     assert stored(second["id"]).updated_at >= before
 
 
+def test_a_migration_onto_another_accounts_chat_says_so_exactly(tg, alice_linked, bob):
+    new_chat_id = -1001234567890
+    link(bob, new_chat_id)
+    tg.migrate(ALICE_CHAT, new_chat_id)
+
+    body = post_text(alice_linked, "Hello")
+
+    assert (
+        get_message(alice_linked, body["id"])["error"] == "Telegram: the chat moved to an id linked to another account"
+    )
+
+
+@pytest.mark.parametrize("retry_after", [0, 1])
+def test_a_429_asking_for_a_second_or_less_pauses_the_chat_one_second(tg, alice_linked, retry_after):
+    tg.add_fault(kind="429", retry_after=retry_after)
+    before = timezone.now()
+
+    body = post_text(alice_linked, "Hello")
+
+    after = timezone.now()
+    paused_until = Chat.objects.get(chat_id=ALICE_CHAT).paused_until
+    assert before + timedelta(seconds=1) <= paused_until <= after + timedelta(seconds=1)
+    assert stored(body["id"]).next_attempt_at == paused_until
+
+
 # -- holding a chat for good before it is deleted -------------------------------------------
 
 
