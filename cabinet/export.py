@@ -6,41 +6,22 @@ the whole answer are ever held: each chunk is written as it is made.
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 
 from accounts.models import User
 from relay import selectors as relay_selectors
+from relay import streaming
 
 FIELDS = ("id", "created_at", "status", "sent_at", "attempts", "error", "text")
-# Rows fetched from the database at a time.
-ROWS_PER_FETCH = 2000
-# Bytes (about) handed to the server at a time: one write per row would cost a
-# system call and a chunk header per message.
-CHUNK = 64 * 1024
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _rows(user: User) -> Iterator[dict]:
-    messages = relay_selectors.messages_for_user(user=user).order_by("id").values(*FIELDS)
-    return messages.iterator(chunk_size=ROWS_PER_FETCH)
-
-
-def _utc(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def _chunked(pieces: Iterable[str]) -> Iterator[str]:
-    buffer, size = [], 0
-    for piece in pieces:
-        buffer.append(piece)
-        size += len(piece)
-        if size >= CHUNK:
-            yield "".join(buffer)
-            buffer, size = [], 0
-    if buffer:
-        yield "".join(buffer)
+def _rows(user: User) -> Iterator[tuple]:
+    """The FIELDS of each message, oldest first; times as ISO 8601 UTC text, written by the database."""
+    messages = relay_selectors.messages_for_user(user=user).order_by("id")
+    times = {"created_at", "sent_at"}
+    return streaming.values(messages, *(streaming.IsoUtc(name) if name in times else name for name in FIELDS))
 
 
 def as_json(user: User) -> Iterator[str]:
@@ -50,12 +31,11 @@ def as_json(user: User) -> Iterator[str]:
         yield "["
         separator = "\n"
         for row in _rows(user):
-            row["created_at"], row["sent_at"] = _utc(row["created_at"]), _utc(row["sent_at"])
-            yield separator + json.dumps(row, ensure_ascii=False)
+            yield separator + json.dumps(dict(zip(FIELDS, row, strict=True)), ensure_ascii=False)
             separator = ",\n"
         yield "\n]\n"
 
-    return _chunked(pieces())
+    return streaming.chunked(pieces())
 
 
 def safe_cell(value: object) -> object:
@@ -79,7 +59,6 @@ def as_csv(user: User) -> Iterator[str]:
     def pieces() -> Iterator[str]:
         yield "\ufeff" + writer.writerow(FIELDS)
         for row in _rows(user):
-            row["created_at"], row["sent_at"] = _utc(row["created_at"]), _utc(row["sent_at"])
-            yield writer.writerow([safe_cell(row[field]) for field in FIELDS])
+            yield writer.writerow([safe_cell(value) for value in row])
 
-    return _chunked(pieces())
+    return streaming.chunked(pieces())

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -272,13 +271,28 @@ def _send(request: HttpRequest, form: SendForm) -> None:
 @require_GET
 @login_required
 def message_list(request: HttpRequest) -> HttpResponse:
+    """One's messages, newest first, a page at a time below an id (`before`): no count, the same cost at any depth."""
     form = MessageFilterForm(request.GET)
+    before = request.GET.get("before")
+    if form.is_valid() and before is not None and not (_is_message_id(before) and int(before) > 0):
+        form.add_error(None, _("This page of older messages does not exist: start from the newest."))
     if not form.is_valid():
-        return render(request, "cabinet/messages.html", {"filter_form": form, "page": None}, status=400)
-    contains, status = form.cleaned_data["q"], form.cleaned_data["status"]
-    found = relay_selectors.find_messages_for_user(user=request.user, contains=contains, status=status)
-    page = Paginator(found, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"filter_form": form, "page": page, "filtered": bool(contains or status)}
+        return render(request, "cabinet/messages.html", {"filter_form": form, "messages_list": []}, status=400)
+    search, status = form.cleaned_data["q"], form.cleaned_data["status"]
+    page = relay_selectors.message_page(
+        user=request.user,
+        size=MESSAGES_PER_PAGE,
+        below=int(before) if before is not None else None,
+        status=status,
+        search=search,
+    )
+    context = {
+        "filter_form": form,
+        "messages_list": page.messages,
+        "older": page.next_below,
+        "newest": before is not None,
+        "filtered": bool(search or status),
+    }
     return render(request, "cabinet/messages.html", context)
 
 
@@ -308,7 +322,8 @@ def message_status(request: HttpRequest) -> HttpResponse:
 def _is_message_id(value: str) -> bool:
     # ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses; and
     # within a database id's range, which the database refuses to compare beyond.
-    return value.isascii() and value.isdigit() and int(value) <= MAX_MESSAGE_ID
+    # Bounded in length first: int() of thousands of digits is slow, and refused past 4,300.
+    return value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= MAX_MESSAGE_ID
 
 
 # -- API tokens -----------------------------------------------------------------------

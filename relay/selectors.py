@@ -1,4 +1,3 @@
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -8,6 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from relay import search as search_index
 from relay.models import Message
 from relay.splitting import split_text
 
@@ -42,20 +42,6 @@ def message_for_user(*, user: User, message_id: int) -> Message | None:
     return Message.objects.filter(user=user, pk=message_id).first()
 
 
-def find_messages_for_user(*, user: User, contains: str = "", status: str = "") -> QuerySet[Message]:
-    """The account's messages, newest first, whose text contains `contains` in any letter case, in `status`."""
-    messages = messages_for_user(user=user)
-    if contains and contains.isascii():
-        messages = messages.filter(text__icontains=contains)
-    elif contains:
-        # SQLite's LIKE folds the case of ASCII letters only; a regular expression
-        # of the literal text (Python's re there, ~* on PostgreSQL) folds every letter.
-        messages = messages.filter(text__iregex=re.escape(contains))
-    if status:
-        messages = messages.filter(status=status)
-    return messages
-
-
 @dataclass(frozen=True)
 class MessagePage:
     messages: list[Message]
@@ -71,6 +57,7 @@ def message_page(
     status: str = "",
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    search: str = "",
 ) -> MessagePage:
     """A page of the account's messages, newest first, those with an id below `below`, matching every filter given.
 
@@ -80,23 +67,32 @@ def message_page(
     on an index ((user, -id), (user, status, -id), or the full-text one),
     so it costs the same at any depth and any history size; nothing counts
     the history. Messages that arrive meanwhile have higher ids, so paging
-    on never repeats or skips one.
+    on never repeats or skips one. `search`: every word of it, through the
+    full-text index (relay/search.py).
     """
     messages = messages_for_user(user=user).order_by("-id")
-    if below is not None:
-        messages = messages.filter(pk__lt=below)
+    # The ids the page lies between (exclusive), for the index to start and stop at.
+    above = None
     if status:
         messages = messages.filter(status=status)
     if created_after is not None:
         messages = messages.filter(created_at__gt=created_after)
-        earlier = _last_id_before(user=user, moment=created_after, slack=CLOCK_SLACK)
-        messages = messages.filter(pk__gt=earlier or 0)
+        above = _last_id_before(user=user, moment=created_after, slack=CLOCK_SLACK) or 0
     if created_before is not None:
         messages = messages.filter(created_at__lt=created_before)
         later = _first_id_from(user=user, moment=created_before, slack=CLOCK_SLACK)
         # Bounded even when nothing is outside the range: SQLite then reads the id index, not the time one.
-        messages = messages.filter(pk__lte=later - 1 if later else MAX_ID)
-    rows = list(messages[: size + 1])
+        below = min(below or MAX_ID, later or MAX_ID)
+    if above is not None:
+        messages = messages.filter(pk__gt=above)
+    if below is not None:
+        messages = messages.filter(pk__lt=below)
+    if search.strip():
+        rows = search_index.first_matching(
+            messages, user=user, text=search, status=status, above=above, below=below, limit=size + 1
+        )
+    else:
+        rows = list(messages[: size + 1])
     return MessagePage(messages=rows[:size], next_below=rows[size - 1].pk if len(rows) > size else None)
 
 

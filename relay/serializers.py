@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from relay import streaming
+from config import schema_rules
+from relay import search, streaming
 from relay.models import Message
 from relay.validation import has_visible_character
 
@@ -155,6 +156,24 @@ class StatusField(AsGiven, serializers.ChoiceField):
     pass
 
 
+@extend_schema_field({"type": "string", "maxLength": search.MAX_LENGTH, **schema_rules.no_nul()})
+class SearchField(AsGiven, serializers.Field):
+    """Words to look for, as typed; blank is no search."""
+
+    default_error_messages = {
+        "invalid": f"At most {search.MAX_LENGTH} characters, none of them NUL.",
+    }
+
+    def to_internal_value(self, data) -> str:
+        # Not a CharField: with a blank allowed, its schema would say "" twice over (oneOf).
+        if not isinstance(data, str) or len(data) > search.MAX_LENGTH or "\x00" in data:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
 class MessageListQuery(serializers.Serializer):
     """`GET /api/v1/messages/`'s paging and filters."""
 
@@ -165,6 +184,11 @@ class MessageListQuery(serializers.Serializer):
     status = StatusField(choices=Message.Status.choices, required=False, help_text="Only messages in this state.")
     created_after = MomentField(required=False, help_text="Only messages accepted after this moment.")
     created_before = MomentField(required=False, help_text="Only messages accepted before this moment.")
+    q = SearchField(
+        required=False,
+        help_text="Only messages with every one of these words, in any letter case; the last word also as "
+        "the start of a longer one (from 3 letters). Quotes and operators are read as plain text.",
+    )
 
 
 class MessagePageOutput(serializers.Serializer):

@@ -105,6 +105,7 @@ class MessageListApi(APIView):
             status=params.get("status", ""),
             created_after=params.get("created_after"),
             created_before=params.get("created_before"),
+            search=params.get("q", ""),
         )
         next_url = None
         if page.next_below is not None:

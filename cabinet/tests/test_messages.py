@@ -1,5 +1,9 @@
 """Sending from the page, the paginated history, and the status rows the page polls."""
 
+import re
+from html import unescape
+
+import pytest
 from django.urls import reverse
 
 from conftest import ALICE_CHAT, BOB_CHAT, link
@@ -66,17 +70,48 @@ def test_the_per_minute_quota_applies_to_the_page_too(tg, alice, alice_web, sett
     assert Message.objects.count() == 1
 
 
-def test_the_history_is_paginated_newest_first(alice, alice_web, django_assert_max_num_queries):
+def test_the_history_is_paged_newest_first_below_an_id(alice, alice_web, django_assert_max_num_queries):
     chat = link(alice, ALICE_CHAT)
-    Message.objects.bulk_create(Message(user=alice, chat=chat, text=f"note {n:02}") for n in range(25))
-    with django_assert_max_num_queries(4):
+    rows = Message.objects.bulk_create(Message(user=alice, chat=chat, text=f"note {n:02}") for n in range(25))
+    with django_assert_max_num_queries(4) as queries:
         first = alice_web.get(MESSAGES)
     html = first.content.decode()
     assert first.status_code == 200
     assert "note 24" in html and "note 05" in html and "note 04" not in html
-    assert "Page 1 of 2" in html
-    second = alice_web.get(MESSAGES, {"page": 2}).content.decode()
+    # No count of the history, no page numbers: a link to the older ones, below the last shown.
+    assert not any("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
+    assert "Page 1" not in html and "Newest" not in html
+    (older,) = re.findall(r'<a href="([^"]+)" rel="next">Older →</a>', html)
+    assert unescape(older) == f"?before={rows[5].pk}"
+    second = alice_web.get(MESSAGES + unescape(older)).content.decode()
     assert "note 04" in second and "note 00" in second and "note 05" not in second
+    assert 'rel="next"' not in second
+    (newest,) = re.findall(r'<a href="([^"]*)" rel="first">← Newest</a>', second)
+    assert "note 24" in alice_web.get(MESSAGES + unescape(newest)).content.decode()
+
+
+def test_a_message_that_arrives_between_pages_neither_repeats_nor_hides_one(alice, alice_web):
+    chat = link(alice, ALICE_CHAT)
+    Message.objects.bulk_create(Message(user=alice, chat=chat, text=f"note {n:02}") for n in range(25))
+    first = alice_web.get(MESSAGES).content.decode()
+    Message.objects.create(user=alice, chat=chat, text="note 25, just now")
+    (older,) = re.findall(r'<a href="([^"]+)" rel="next">', first)
+
+    second = alice_web.get(MESSAGES + unescape(older)).content.decode()
+
+    shown = re.findall(r'<p class="message-text">(note \d\d)</p>', first + second)
+    assert shown == [f"note {n:02}" for n in range(24, -1, -1)]
+
+
+@pytest.mark.parametrize("before", ["abc", "0", "-5", "1.5", str(2**63), "٣", "9" * 5000])
+def test_a_page_below_no_id_is_400_with_the_way_back(alice, alice_web, before):
+    link(alice, ALICE_CHAT)
+
+    response = alice_web.get(MESSAGES, {"before": before})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This page of older messages does not exist: start from the newest." in html
 
 
 def test_the_history_shows_statuses_and_failure_reasons(alice, alice_web):

@@ -68,5 +68,10 @@ def test_messages_stored_before_headers_were_get_their_accounts_name(alice):
         executor = MigrationExecutor(connection)
         executor.migrate(after)
 
-    new_apps = executor.loader.project_state(after).apps
-    assert new_apps.get_model("relay", "Message").objects.get(pk=queued.pk).header == format_header("Alice")
+    try:
+        new_apps = executor.loader.project_state(after).apps
+        assert new_apps.get_model("relay", "Message").objects.get(pk=queued.pk).header == format_header("Alice")
+    finally:
+        # The later migrations too, as the tests after this one expect.
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes("relay"))
