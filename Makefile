@@ -45,12 +45,12 @@ $(VENV)/.bench: requirements-bench.txt $(VENV)/.runtime
 	touch $@
 
 # Measure the production layout and rewrite the tables in docs/benchmarks.md, then history
-# at scale and its chart (about 35 minutes; not part of `make test`). Needs wrk, installed
+# at scale and its chart (about 35 minutes; not part of `make test`). Needs wrk and curl, installed
 # from Debian if missing, and PostgreSQL and Redis on 127.0.0.1 for the second backend
 # (BENCH_BACKENDS=sqlite skips it).
 bench: $(VENV)/.bench
-	@command -v wrk >/dev/null || { $$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
-		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq wrk >/dev/null; }
+	@command -v wrk >/dev/null && command -v curl >/dev/null || { $$(test "$$(id -u)" = 0 || echo sudo) apt-get update -qq && \
+		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y -qq wrk curl >/dev/null; }
 	$(BIN)/python -m bench.run --backends "$${BENCH_BACKENDS:-sqlite,postgres}"
 	$(BIN)/python -m bench.history --backends "$${BENCH_BACKENDS:-sqlite,postgres}"
 
