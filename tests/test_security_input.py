@@ -153,12 +153,18 @@ def test_characters_no_column_stores_are_400(api, method, path, body, text):
     [
         "/api/v1/messages/99999999999999999999999999999/",
         "/api/v1/messages/9223372036854775808/",
-        "/api/v1/messages/?page=99999999999999999999999999",
-        "/api/v1/messages/?page=1e999",
     ],
 )
 def test_huge_numbers_in_the_url_are_404(api, path):
     assert_refused(api.get(path), 404, "")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["before=99999999999999999999999999", "before=1e999", "cursor=99999999999999999999999999", "page=1e999"],
+)
+def test_huge_numbers_in_paging_parameters_are_400_naming_them(api, query):
+    assert_refused(api.get(f"/api/v1/messages/?{query}"), 400, query.split("=")[0])
 
 
 @pytest.mark.parametrize(("method", "path", "body"), BODIES, ids=IDS)

@@ -201,7 +201,7 @@ def test_https_is_known_from_the_trusted_proxy_only(deployment: Deployment):
         posted = [proxied.post("/api/v1/messages/", json={"text": f"hello {n}"}).status_code for n in range(51)]
         assert posted == [202] * 51
         page = proxied.get("/api/v1/messages/")
-    assert page.json()["next"].startswith(f"{deployment.https}/api/v1/messages/?page=2")
+    assert page.json()["next"].startswith(f"{deployment.https}/api/v1/messages/?cursor=")
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
 
     # A client at the web process itself claims https in vain.
@@ -209,7 +209,7 @@ def test_https_is_known_from_the_trusted_proxy_only(deployment: Deployment):
     with deployment.client(11, base=deployment.direct, headers=forged) as direct:
         page = direct.get("/api/v1/messages/")
     assert page.status_code == 200
-    assert page.json()["next"].startswith("http://localhost/api/v1/messages/?page=2")
+    assert page.json()["next"].startswith("http://localhost/api/v1/messages/?cursor=")
     assert "Strict-Transport-Security" not in page.headers
 
 
