@@ -171,7 +171,7 @@ class AccountDeleteForm(Labelled, forms.Form):
 class MessageFilterForm(Labelled, forms.Form):
     """Search and status filter over one's own messages: the list page's query string."""
 
-    q = forms.CharField(label=_("Text contains"), required=False, max_length=200, strip=True)
+    q = forms.CharField(label=_("Words in the text"), required=False, max_length=200, strip=True)
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,

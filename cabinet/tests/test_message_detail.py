@@ -216,7 +216,7 @@ def test_chromium_finds_a_long_message_and_reads_it_whole(browser, live_server):
         page.get_by_label("Password", exact=True).press("Enter")
         page.wait_for_url(f"{live_server.url}/cabinet/")
         page.goto(f"{live_server.url}/cabinet/messages/")
-        page.get_by_label("Text contains").fill("ЗАКАТ")
+        page.get_by_label("Words in the text").fill("ЗАКАТ")
         page.get_by_label("Status").select_option("sent")
         page.get_by_role("button", name="Find").click()
         page.wait_for_url("**/cabinet/messages/?q=*")
