@@ -45,7 +45,7 @@ $(VENV)/.bench: requirements-bench.txt $(VENV)/.runtime
 	touch $@
 
 # Measure the production layout and rewrite the tables in docs/benchmarks.md, then history
-# at scale and its chart (about 35 minutes; not part of `make test`). Needs wrk and curl, installed
+# at scale and its chart (about 20 minutes; not part of `make test`). Needs wrk and curl, installed
 # from Debian if missing, and PostgreSQL and Redis on 127.0.0.1 for the second backend
 # (BENCH_BACKENDS=sqlite skips it).
 bench: $(VENV)/.bench
