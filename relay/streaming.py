@@ -8,6 +8,7 @@ the database writes the times as ISO 8601 text itself (`IsoUtc`).
 
 from collections.abc import Iterable, Iterator
 
+from django.db import connections, transaction
 from django.db.models import CharField, Func, QuerySet
 
 # Rows fetched from the database at a time.
@@ -39,7 +40,15 @@ class IsoUtc(Func):
 
 def values(queryset: QuerySet, *fields) -> Iterator[tuple]:
     """`queryset.values_list(*fields)` read ROWS_PER_FETCH rows at a time: constant memory for any history."""
-    return queryset.values_list(*fields).iterator(chunk_size=ROWS_PER_FETCH)
+    rows = queryset.values_list(*fields).iterator(chunk_size=ROWS_PER_FETCH)
+    if connections[queryset.db].vendor != "postgresql":
+        yield from rows
+        return
+    # Outside a transaction Django opens PostgreSQL's cursor WITH HOLD, which the
+    # server fills with the whole result before the first row; inside one it
+    # streams. (Not on SQLite: its IMMEDIATE transaction would hold the write lock.)
+    with transaction.atomic(using=queryset.db):
+        yield from rows
 
 
 def chunked(pieces: Iterable[str]) -> Iterator[str]:
