@@ -115,6 +115,19 @@ def test_a_429_asking_for_a_second_or_less_pauses_the_chat_one_second(tg, alice_
     assert stored(body["id"]).next_attempt_at == paused_until
 
 
+def test_a_send_telegram_takes_clears_the_chats_unreachable_mark(tg, alice):
+    chat = link(alice, ALICE_CHAT)
+    message = queue(alice, chat)
+    # Marked while the message waited; Telegram takes it all the same (the user unblocked the bot meanwhile).
+    Chat.objects.filter(pk=chat.pk).update(unreachable_reason="Forbidden: bot was blocked by the user")
+
+    delivery.deliver_chat(chat.pk)
+
+    assert stored(message.pk).status == Message.Status.SENT
+    assert Chat.objects.get(pk=chat.pk).unreachable_reason == ""
+    assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
+
+
 # -- holding a chat for good before it is deleted -------------------------------------------
 
 
