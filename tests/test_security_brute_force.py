@@ -11,7 +11,6 @@ credential runs it not at all.
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.auth.hashers import MD5PasswordHasher
 from rest_framework.test import APIClient
 
 from accounts import throttling
@@ -36,20 +35,6 @@ def attempt(way: str, username: str, password: str, address: str = "192.0.2.10")
 
 def ok(response) -> bool:
     return response.status_code == 200
-
-
-@pytest.fixture
-def hashes(monkeypatch) -> list[str]:
-    """Every password the hasher computes, to verify one or to hash one for an unknown user."""
-    computed: list[str] = []
-    encode = MD5PasswordHasher.encode
-
-    def counting_encode(self, password, salt):
-        computed.append(password)
-        return encode(self, password, salt)
-
-    monkeypatch.setattr(MD5PasswordHasher, "encode", counting_encode)
-    return computed
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client
 
 from accounts import throttling
@@ -50,19 +49,6 @@ def clock(monkeypatch) -> list[float]:
     now = [1_800_000_000.0 + 150]
     monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: now[0]))
     return now
-
-
-@pytest.fixture
-def hashes(monkeypatch) -> list[str]:
-    computed: list[str] = []
-    encode = MD5PasswordHasher.encode
-
-    def counting_encode(self, password, salt):
-        computed.append(password)
-        return encode(self, password, salt)
-
-    monkeypatch.setattr(MD5PasswordHasher, "encode", counting_encode)
-    return computed
 
 
 # -- item: an attacker cannot lock the owner out ------------------------------------------
