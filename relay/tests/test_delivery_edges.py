@@ -13,6 +13,8 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.utils import timezone
 
 from conftest import ALICE_CHAT, BOB_CHAT, link, make_due, make_user, run_sweep
@@ -234,6 +236,49 @@ def test_a_lease_too_short_for_a_send_is_renewed_before_it(
     else:
         assert all(left <= 1 for left in lease_seen_at_each_send)
     assert Chat.objects.get(pk=chat.pk).lease_token == ""
+
+
+def test_the_shortest_lease_allowed_is_a_slots_wait_four_timeouts_and_a_margin(settings):
+    # 5 s for a send slot, 4 × 10 s at Telegram (pool, connect, write, read), 5 s for two clocks apart.
+    settings.TELEGRAM_TIMEOUT_SECONDS = 10
+    settings.DELIVERY_LEASE_SECONDS = 50
+    call_command("check")
+
+    settings.DELIVERY_LEASE_SECONDS = 49
+    with pytest.raises(SystemCheckError, match=r"(?s)up to 45 s .* at least 50,"):
+        call_command("check")
+
+
+def test_a_lease_token_fits_its_column(tg, alice, monkeypatch):
+    chat = link(alice, ALICE_CHAT)
+    queue(alice, chat)
+    tokens = []
+    acquire_send_slot = pacing.acquire_send_slot
+
+    def noting_the_token(timeout: float = 5.0) -> bool:
+        tokens.append(Chat.objects.get(pk=chat.pk).lease_token)
+        return acquire_send_slot(timeout)
+
+    monkeypatch.setattr(pacing, "acquire_send_slot", noting_the_token)
+
+    delivery.deliver_chat(chat.pk)
+
+    assert len(tokens) == 1
+    assert 0 < len(tokens[0]) <= Chat._meta.get_field("lease_token").max_length
+
+
+def test_with_no_send_slot_in_time_the_chat_is_looked_at_again_a_second_later(tg, alice, monkeypatch):
+    chat = link(alice, ALICE_CHAT)
+    message = queue(alice, chat)
+    monkeypatch.setattr(pacing, "acquire_send_slot", lambda timeout=5.0: False)
+    before = timezone.now()
+
+    retry_at = delivery.deliver_chat(chat.pk)
+
+    after = timezone.now()
+    assert before + timedelta(seconds=1) <= retry_at <= after + timedelta(seconds=1)
+    assert stored(message.pk).status == Message.Status.QUEUED
+    assert tg.sent() == []
 
 
 def test_a_worker_whose_lease_was_taken_over_before_a_send_sends_nothing(tg, alice, settings, monkeypatch):
