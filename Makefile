@@ -56,7 +56,7 @@ bench: $(VENV)/.bench
 
 # Mutation testing of relay/splitting.py, relay/pacing.py, relay/delivery.py and
 # accounts/throttling.py, each against the tests that concern it (not part of
-# `make test`; about half an hour on two cores). docs/mutation.md has the scores.
+# `make test`; about 80 minutes on two cores). docs/mutation.md has the scores.
 mutate: $(VENV)/.dev
 	$(BIN)/python tools/mutate.py
 
