@@ -71,7 +71,7 @@ def basic_auth(username: str, password: str = PASSWORD) -> str:
 
 
 def link(user, chat_id: int):
-    from telegram.services import TelegramUser, link_chat
+    from relaybot.services import TelegramUser, link_chat
 
     return link_chat(user=user, who=TelegramUser(chat_id=chat_id, first_name=user.name, language_code="ru"))
 
@@ -113,7 +113,7 @@ def make_due() -> None:
     """Bring every waiting retry and pause to now: the test stands in for the clock."""
     from relay.models import Message
     from relay.pacing import BOT_PAUSE_KEY
-    from telegram.models import Chat
+    from relaybot.models import Chat
 
     Message.objects.filter(status=Message.Status.QUEUED).update(next_attempt_at=timezone.now())
     Chat.objects.update(paused_until=None, last_sent_at=None, next_turn_at=None)
@@ -157,8 +157,8 @@ def text_update(
 
 def poll_bot() -> int:
     """What one turn of `manage.py runbot` does: fetch waiting updates, handle them, confirm them."""
-    from telegram.bot import handle_update
-    from telegram.client import get_bot
+    from relaybot.bot import handle_update
+    from relaybot.client import get_bot
 
     bot = get_bot()
     updates = bot.get_updates(None, timeout=0)

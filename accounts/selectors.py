@@ -3,7 +3,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts.models import User
-from telegram.codes import hash_code
+from relaybot.codes import hash_code
 
 
 def tokens_for_user(*, user: User) -> QuerySet[AuthToken]:

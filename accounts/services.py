@@ -17,10 +17,10 @@ from accounts.models import ApiTokenLabel, PasswordResetToken, User
 from ops import metrics
 from relay import delivery
 from relay.models import Message
-from telegram import selectors as telegram_selectors
-from telegram import services as telegram_services
-from telegram.codes import hash_code
-from telegram.texts import text
+from relaybot import selectors as telegram_selectors
+from relaybot import services as telegram_services
+from relaybot.codes import hash_code
+from relaybot.texts import text
 
 logger = logging.getLogger(__name__)
 

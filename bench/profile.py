@@ -55,7 +55,7 @@ def main() -> None:
     from relay.models import Message
     from relay.serializers import AcceptedOutput
     from relay.throttling import WINDOW
-    from telegram.models import Chat
+    from relaybot.models import Chat
 
     call_command("migrate", verbosity=0)
     user = User.objects.create(username="profile", name="Profile")

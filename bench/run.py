@@ -77,7 +77,7 @@ import json
 from django.contrib.auth.hashers import make_password
 from accounts.models import User
 from accounts.services import issue_token
-from telegram.models import Chat
+from relaybot.models import Chat
 users = User.objects.bulk_create(
     [User(username=f"bench{n}", name=f"Bench {n}", password="!") for n in range(%(accounts)d)]
 )

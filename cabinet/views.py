@@ -44,8 +44,8 @@ from cabinet.forms import (
 from cabinet.http import keep, keep_form, post_only, restore_form, see_other, take
 from relay import selectors as relay_selectors
 from relay import services as relay_services
-from telegram import selectors as telegram_selectors
-from telegram import services as telegram_services
+from relaybot import selectors as telegram_selectors
+from relaybot import services as telegram_services
 
 RECENT_MESSAGES = 5
 MESSAGES_PER_PAGE = 20

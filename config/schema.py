@@ -74,7 +74,7 @@ def _string_rules(field: serializers.CharField) -> dict:
     """What the server refuses in this request string, beyond the length and type already in `schema`."""
     from accounts.serializers import NewPasswordField
     from relay.serializers import MessageTextField
-    from telegram.serializers import VerificationCodeField
+    from relaybot.serializers import VerificationCodeField
 
     if isinstance(field, MessageTextField):
         return schema_rules.visible_text()

@@ -13,7 +13,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.password_validation import MinimumLengthValidator, NumericPasswordValidator
 
 from relay.validation import is_invisible
-from telegram.codes import VERIFICATION_ALPHABET, VERIFICATION_LENGTH
+from relaybot.codes import VERIFICATION_ALPHABET, VERIFICATION_LENGTH
 
 __all__ = ["code_points_class", "new_password", "no_nul", "not_blank", "verification_code", "visible_text"]
 

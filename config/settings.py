@@ -74,7 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
     "accounts",
-    "telegram",
+    "relaybot.apps.RelaybotConfig",
     "relay",
     "ops",
     "cabinet",

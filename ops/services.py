@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from relay.models import Message
 from relay.services import dispatch_chat
-from telegram.models import ProcessedUpdate
+from relaybot.models import ProcessedUpdate
 
 logger = logging.getLogger(__name__)
 

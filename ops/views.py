@@ -17,7 +17,7 @@ from huey.contrib.djhuey import HUEY
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from ops import metrics as ops_metrics
-from telegram.client import TelegramError, get_bot
+from relaybot.client import TelegramError, get_bot
 
 logger = logging.getLogger(__name__)
 # Per Bot API address: the answer is about that server (the token stays out of cache keys).

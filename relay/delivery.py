@@ -33,9 +33,9 @@ from ops import metrics
 from relay import pacing
 from relay.models import Message
 from relay.splitting import split_text
-from telegram import services as telegram_services
-from telegram.client import TelegramError, get_bot
-from telegram.models import Chat
+from relaybot import services as telegram_services
+from relaybot.client import TelegramError, get_bot
+from relaybot.models import Chat
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from pyrate_limiter import InMemoryBucket, Limiter, Rate, RedisBucket
 
-from telegram.models import Chat
+from relaybot.models import Chat
 
 BOT_PAUSE_KEY = "delivery:bot-paused-until"
 LAST_429_KEY = "delivery:last-429"

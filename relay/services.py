@@ -11,7 +11,7 @@ from relay.models import Message
 from relay.splitting import format_header
 from relay.tasks import deliver_chat_task
 from relay.throttling import QuotaExceeded
-from telegram.models import Chat
+from relaybot.models import Chat
 
 logger = logging.getLogger(__name__)
 

@@ -171,7 +171,7 @@ def test_the_schema_pattern_states_the_servers_rule(text):
 SEED = """
 from accounts.models import User
 from accounts.services import issue_token
-from telegram.models import Chat
+from relaybot.models import Chat
 User.objects.filter(username="edges").delete()
 user = User.objects.create_user(username="edges", password="an unused password", name="Edges")
 Chat.objects.create(user=user, chat_id=4242)

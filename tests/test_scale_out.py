@@ -35,7 +35,7 @@ SEED = """
 import json
 from accounts.models import User
 from accounts.services import issue_token
-from telegram.models import Chat
+from relaybot.models import Chat
 tokens = {}
 for chat_id in [%(busy)d] + list(range(%(first)d, %(first)d + %(chats)d)):
     user, _ = User.objects.get_or_create(username=f"user{chat_id}", defaults={"name": f"User {chat_id}"})

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from conftest import PASSWORD, basic_auth, client_for, link
 from relay.models import Message
 from relay.tests.helpers import streamed_json
-from telegram import services as telegram_services
-from telegram.models import Chat, LinkCode
+from relaybot import services as telegram_services
+from relaybot.models import Chat, LinkCode
 
 pytestmark = pytest.mark.django_db
 

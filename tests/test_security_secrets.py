@@ -23,7 +23,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from conftest import ALICE_CHAT, PASSWORD, link, make_due, poll_bot, run_sweep, text_update, verification_code_in
-from telegram.models import ProcessedUpdate
+from relaybot.models import ProcessedUpdate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -70,7 +70,7 @@ MODULES: dict[str, list[str]] = {
 }
 
 # Everything Django needs to start, copied into each module's tree; nothing else.
-PACKAGES = ["accounts", "cabinet", "config", "fakegram", "ops", "relay", "telegram", "tests"]
+PACKAGES = ["accounts", "cabinet", "config", "fakegram", "ops", "relay", "relaybot", "tests"]
 ALSO_COPY = ["conftest.py", "manage.py", "tools/mutate_plugin.py"]
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
 

@@ -13,8 +13,8 @@ from conftest import ALICE_CHAT, BOB_CHAT, PASSWORD, basic_auth, link, make_due,
 from relay import delivery
 from relay.models import Message
 from relay.tests.helpers import delivered_text, post_text, texts
-from telegram.models import Chat
-from telegram.texts import text
+from relaybot.models import Chat
+from relaybot.texts import text
 
 ACCOUNT_URL = "/api/v1/auth/account/delete/"
 MESSAGES_URL = "/api/v1/messages/"

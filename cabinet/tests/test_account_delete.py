@@ -9,9 +9,9 @@ from accounts.services import issue_named_token
 from conftest import ALICE_CHAT, BOB_CHAT, PASSWORD, link, make_due, run_sweep
 from relay.models import Message
 from relay.services import enqueue_message
-from telegram.models import Chat, LinkCode
-from telegram.services import create_link_code
-from telegram.texts import text
+from relaybot.models import Chat, LinkCode
+from relaybot.services import create_link_code
+from relaybot.texts import text
 
 PROFILE = reverse("cabinet:profile")
 DELETE = reverse("cabinet:account-delete")

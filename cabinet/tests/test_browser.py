@@ -29,7 +29,7 @@ from knox.models import AuthToken
 from cabinet import demo
 from conftest import PASSWORD as USER_PASSWORD
 from conftest import link, make_due, make_user, run_sweep
-from telegram.client import get_bot
+from relaybot.client import get_bot
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

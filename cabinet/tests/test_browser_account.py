@@ -12,7 +12,7 @@ from accounts.services import issue_named_token
 from cabinet.tests.test_browser import WAIT_MS, browser  # noqa: F401 (the module's Chromium fixture)
 from conftest import ALICE_CHAT, PASSWORD, link, make_user
 from relay.services import enqueue_message
-from telegram.texts import text
+from relaybot.texts import text
 
 NEW_PASSWORD = "a new browser password"
 

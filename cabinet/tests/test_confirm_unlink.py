@@ -6,10 +6,10 @@ from knox.models import AuthToken
 
 from accounts.services import issue_named_token
 from conftest import ALICE_CHAT, link, text_update
-from telegram.bot import handle_update
-from telegram.models import Chat
-from telegram.services import TelegramUser, link_chat
-from telegram.texts import text
+from relaybot.bot import handle_update
+from relaybot.models import Chat
+from relaybot.services import TelegramUser, link_chat
+from relaybot.texts import text
 
 DASHBOARD = reverse("cabinet:dashboard")
 DISCONNECT = reverse("cabinet:telegram-disconnect")

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from conftest import ALICE_CHAT, BOB_CHAT, link, poll_bot
-from telegram.models import Chat
-from telegram.services import TelegramUser, issue_verification_code
+from relaybot.models import Chat
+from relaybot.services import TelegramUser, issue_verification_code
 
 DASHBOARD = reverse("cabinet:dashboard")
 CONNECT = reverse("cabinet:telegram-connect")

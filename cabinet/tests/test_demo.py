@@ -6,7 +6,7 @@ from django.urls import reverse
 from cabinet import demo
 from conftest import poll_bot
 from relay.models import Message
-from telegram.models import Chat, LinkCode
+from relaybot.models import Chat, LinkCode
 
 DASHBOARD = reverse("cabinet:dashboard")
 CHAT = reverse("cabinet:demo-chat")

@@ -8,7 +8,7 @@ from django.urls import reverse
 from cabinet.errors import ErrorPageMiddleware
 from conftest import PASSWORD
 from relay import selectors as relay_selectors
-from telegram import selectors as telegram_selectors
+from relaybot import selectors as telegram_selectors
 
 
 def is_page(response) -> bool:

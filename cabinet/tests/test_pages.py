@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from conftest import ALICE_CHAT, PASSWORD, link
-from telegram.models import Chat
+from relaybot.models import Chat
 
 DASHBOARD = reverse("cabinet:dashboard")
 LOGIN = reverse("cabinet:login")

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import PasswordResetToken
 from conftest import ALICE_CHAT, BOB_CHAT, PASSWORD, link
-from telegram.codes import hash_code
-from telegram.models import Chat
+from relaybot.codes import hash_code
+from relaybot.models import Chat
 
 LOGIN = reverse("cabinet:login")
 DASHBOARD = reverse("cabinet:dashboard")

@@ -6,7 +6,7 @@ from knox.models import AuthToken
 
 from conftest import ALICE_CHAT, link
 from relay.models import Message
-from telegram.models import Chat, LinkCode
+from relaybot.models import Chat, LinkCode
 
 DASHBOARD = reverse("cabinet:dashboard")
 TOKENS = reverse("cabinet:tokens")

@@ -11,7 +11,7 @@ from django.utils import formats
 from cabinet.tests.test_browser import browser  # noqa: F401 (the Chromium fixture)
 from conftest import ALICE_CHAT, PASSWORD, link, make_user
 from relay.models import Message
-from telegram.models import LinkCode
+from relaybot.models import LinkCode
 
 MESSAGES = reverse("cabinet:messages")
 PROFILE = reverse("cabinet:profile")

@@ -10,8 +10,8 @@ from conftest import ALICE_CHAT, client_for, link
 from relay.models import Message
 from relay.splitting import format_header, split_message
 from relay.tests.helpers import MESSAGES_URL
-from telegram import services as telegram_services
-from telegram.models import LinkCode
+from relaybot import services as telegram_services
+from relaybot.models import LinkCode
 
 MESSAGES_ADMIN = "/admin/relay/message/"
 # What enqueue_message puts on alice's messages.

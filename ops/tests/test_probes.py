@@ -9,7 +9,7 @@ from django.db import OperationalError
 from drf_spectacular.generators import SchemaGenerator
 from huey.contrib.djhuey import HUEY
 
-import telegram.client
+import relaybot.client
 
 SLASHES = pytest.mark.parametrize("slash", ["", "/"])
 
@@ -24,7 +24,7 @@ def closed_port() -> int:
 def fresh_clients(monkeypatch):
     """A client cache of the test's own, so a changed TELEGRAM_API_URL takes effect."""
     clients: dict = {}
-    monkeypatch.setattr(telegram.client, "_clients", clients)
+    monkeypatch.setattr(relaybot.client, "_clients", clients)
     yield
     for client in clients.values():
         client.close()

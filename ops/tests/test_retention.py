@@ -10,7 +10,7 @@ from conftest import ALICE_CHAT, link
 from ops.services import prune_old_messages
 from ops.tasks import prune_task
 from relay.models import Message
-from telegram.models import ProcessedUpdate
+from relaybot.models import ProcessedUpdate
 
 pytestmark = pytest.mark.django_db
 

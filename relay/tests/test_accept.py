@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from conftest import ALICE_CHAT, basic_auth, link
 from relay.models import Message
 from relay.tests.helpers import MESSAGES_URL, get_message, post_text
-from telegram.models import Chat
+from relaybot.models import Chat
 
 
 def test_accepted_message_answers_202_with_id_text_created_at_and_queued(alice_linked, alice):

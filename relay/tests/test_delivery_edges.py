@@ -23,8 +23,8 @@ from relay.models import Message
 from relay.splitting import format_header
 from relay.tests.helpers import LINK_URL, delivered_text, get_message, post_text, stored, texts
 from relay.tests.test_lease_loss import failed_total
-from telegram.client import BotClient, TelegramError
-from telegram.models import Chat
+from relaybot.client import BotClient, TelegramError
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import ALICE_CHAT, client_for, link, make_user
 from relay.tests.helpers import get_message, post_text, stored, texts
-from telegram.services import TelegramUser, link_chat
+from relaybot.services import TelegramUser, link_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

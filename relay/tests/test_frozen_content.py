@@ -8,7 +8,7 @@ from accounts.services import change_name
 from conftest import ALICE_CHAT, client_for, make_due, make_user, run_sweep
 from relay.splitting import format_header, split_message
 from relay.tests.helpers import delivered_text, get_message, post_text, texts
-from telegram.services import TelegramUser, link_chat
+from relaybot.services import TelegramUser, link_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ from relay.tests.helpers import (
     streamed_json,
     texts,
 )
-from telegram.texts import text
+from relaybot.texts import text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,12 +17,12 @@ from django.db import connection
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-import telegram.client
+import relaybot.client
 from conftest import ALICE_CHAT
 from relay import delivery
 from relay.splitting import split_message
 from relay.tests.helpers import LINK_URL, get_message, post_text, texts
-from telegram.models import Chat
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,7 +100,7 @@ def one_attempt_of_one_second(settings, monkeypatch):
     settings.DELIVERY_MAX_ATTEMPTS = 1
     settings.TELEGRAM_TIMEOUT_SECONDS = 1
     clients: dict = {}
-    monkeypatch.setattr(telegram.client, "_clients", clients)
+    monkeypatch.setattr(relaybot.client, "_clients", clients)
     yield
     for each in clients.values():
         each.close()

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from conftest import ALICE_CHAT, link, make_due, run_sweep
 from relay.models import Message
 from relay.tests.helpers import MESSAGES_URL, get_message, message_url, post_text
-from telegram.models import Chat
+from relaybot.models import Chat
 
 ITEM_FIELDS = {"id", "text", "status", "created_at", "sent_at", "error"}
 

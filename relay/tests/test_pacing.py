@@ -13,7 +13,7 @@ from relay.models import Message
 from relay.splitting import format_header
 from relay.tasks import deliver_chat_task
 from relay.tests.helpers import delivered_text, get_message, post_text, stored, texts
-from telegram.models import Chat
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from conftest import ALICE_CHAT, BOB_CHAT, make_due, run_sweep
 from relay import pacing
 from relay.tests.helpers import delivered_text, get_message, post_text, texts
-from telegram.models import Chat
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

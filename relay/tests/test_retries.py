@@ -7,15 +7,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-import telegram.client
+import relaybot.client
 from conftest import ALICE_CHAT, link, make_due, run_sweep
 from relay import delivery
 from relay.delivery import backoff_seconds
 from relay.models import Message
 from relay.splitting import format_header, split_message
 from relay.tests.helpers import LINK_URL, MESSAGES_URL, delivered_text, get_message, post_text, stored, texts
-from telegram.client import BotClient
-from telegram.models import Chat
+from relaybot.client import BotClient
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +25,7 @@ def short_timeout(settings, monkeypatch):
     """A client with a 0.3 s timeout, built fresh and thrown away after the test."""
     settings.TELEGRAM_TIMEOUT_SECONDS = 0.3
     clients: dict = {}
-    monkeypatch.setattr(telegram.client, "_clients", clients)
+    monkeypatch.setattr(relaybot.client, "_clients", clients)
     yield
     for client in clients.values():
         client.close()

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import ALICE_CHAT, make_due, run_sweep
 from relay.tests.helpers import delivered_text, get_message, post_text, texts
-from telegram.client import BotClient
+from relaybot.client import BotClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,7 +18,7 @@ from accounts.services import issue_token
 from conftest import ALICE_CHAT, link, make_due, run_sweep
 from relay.models import Message
 from relay.tests.helpers import MESSAGES_URL
-from telegram.services import unlink_chat
+from relaybot.services import unlink_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

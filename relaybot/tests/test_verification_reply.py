@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from conftest import ALICE_CHAT, PASSWORD, text_update, verification_code_in
-from telegram.bot import handle_update
-from telegram.models import Chat
+from relaybot.bot import handle_update
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from telegram.models import Chat, LinkCode
+from relaybot.models import Chat, LinkCode
 
 
 @admin.register(Chat)

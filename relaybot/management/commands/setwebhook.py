@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from telegram.client import TelegramError, get_bot
+from relaybot.client import TelegramError, get_bot
 
 # What Telegram accepts as secret_token.
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")

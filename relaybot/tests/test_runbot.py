@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
 from conftest import ALICE_CHAT, BOB_CHAT, client_for
-from telegram import services
-from telegram.client import BotClient, get_bot
-from telegram.management.commands import runbot
-from telegram.models import Chat
+from relaybot import services
+from relaybot.client import BotClient, get_bot
+from relaybot.management.commands import runbot
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db
 

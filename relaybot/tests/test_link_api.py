@@ -9,8 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE_CHAT, BOB_CHAT, link, text_update
-from telegram.bot import handle_update
-from telegram.models import Chat, LinkCode
+from relaybot.bot import handle_update
+from relaybot.models import Chat, LinkCode
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 from django.urls import re_path
 
-from telegram import views
+from relaybot import views
 
 urlpatterns = [re_path(r"^bot/verify/?$", views.VerifyCompatApi.as_view(), name="compat-verify")]

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from telegram.models import Chat
+from relaybot.models import Chat
 
 
 class LinkCodeOutput(serializers.Serializer):

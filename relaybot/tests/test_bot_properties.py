@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import ALICE_CHAT, text_update
-from telegram import bot
+from relaybot import bot
 
 pytestmark = pytest.mark.django_db
 

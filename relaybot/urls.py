@@ -1,6 +1,6 @@
 from django.urls import path
 
-from telegram import views
+from relaybot import views
 
 urlpatterns = [
     path("telegram/link/", views.LinkApi.as_view(), name="api-telegram-link"),

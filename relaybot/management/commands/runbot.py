@@ -6,8 +6,8 @@ from functools import partial
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram.bot import handle_update
-from telegram.client import TelegramError, get_bot
+from relaybot.bot import handle_update
+from relaybot.client import TelegramError, get_bot
 
 logger = logging.getLogger(__name__)
 

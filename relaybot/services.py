@@ -9,10 +9,10 @@ from django.utils import timezone
 from accounts.models import User
 from ops import metrics
 from relay.models import Message
-from telegram import codes
-from telegram.client import TelegramError, get_bot
-from telegram.models import Chat, LinkCode
-from telegram.texts import text
+from relaybot import codes
+from relaybot.client import TelegramError, get_bot
+from relaybot.models import Chat, LinkCode
+from relaybot.texts import text
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def tell_chat(*, chat_id: int, message: str) -> None:
     From the queue, so the page or API call that caused it does not wait on
     Telegram; a send that fails is logged and changes nothing.
     """
-    from telegram.tasks import send_notice_task
+    from relaybot.tasks import send_notice_task
 
     # robust: a queue that cannot take the task must not undo what was committed.
     transaction.on_commit(partial(send_notice_task, chat_id, message), robust=True)

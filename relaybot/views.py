@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from telegram import selectors, services
-from telegram.bot import handle_update
-from telegram.serializers import ChatOutput, LinkCodeOutput, LinkStatusOutput, VerifyCompatInput, VerifyInput
+from relaybot import selectors, services
+from relaybot.bot import handle_update
+from relaybot.serializers import ChatOutput, LinkCodeOutput, LinkStatusOutput, VerifyCompatInput, VerifyInput
 
 logger = logging.getLogger(__name__)
 ErrorOutput = inline_serializer("TelegramError", {"detail": serializers.CharField()})

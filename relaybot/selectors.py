@@ -3,8 +3,8 @@ from django.core.cache import caches
 from django.urls import reverse
 
 from accounts.models import User
-from telegram.client import TelegramError, get_bot
-from telegram.models import Chat
+from relaybot.client import TelegramError, get_bot
+from relaybot.models import Chat
 
 
 def chat_for_user(*, user: User) -> Chat | None:

@@ -8,9 +8,9 @@ from django.db import OperationalError
 from django.test import Client
 
 from conftest import ALICE_CHAT, text_update, verification_code_in
-from telegram import services
-from telegram.client import get_bot
-from telegram.models import Chat
+from relaybot import services
+from relaybot.client import get_bot
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.conf import settings
 
 from conftest import ALICE_CHAT, text_update
 from fakegram.server import FakeTelegram
-from telegram.bot import handle_update
-from telegram.client import BotClient, TelegramError, TelegramNetworkError, get_bot
+from relaybot.bot import handle_update
+from relaybot.client import BotClient, TelegramError, TelegramNetworkError, get_bot
 
 TOKEN = "123456:TEST-TOKEN-never-logged"
 SUPERGROUP = -1001234567890

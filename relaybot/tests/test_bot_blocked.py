@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from conftest import ALICE_CHAT, BOB_CHAT, text_update
-from telegram.models import Chat
+from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db
 
@@ -157,7 +157,7 @@ def test_a_send_that_lands_after_a_block_does_not_clear_the_block(alice_linked, 
     seen_by_delivery = Chat.objects.get(chat_id=ALICE_CHAT)
     assert webhook(Client(), membership(ALICE_CHAT, "member", "kicked")).status_code == 200
 
-    from telegram.services import mark_reachable
+    from relaybot.services import mark_reachable
 
     mark_reachable(chat=seen_by_delivery)
 

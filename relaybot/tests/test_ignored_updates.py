@@ -5,8 +5,8 @@ import copy
 import pytest
 
 from conftest import ALICE_CHAT, poll_bot, text_update
-from telegram.bot import handle_update
-from telegram.models import Chat, LinkCode
+from relaybot.bot import handle_update
+from relaybot.models import Chat, LinkCode
 
 pytestmark = pytest.mark.django_db
 

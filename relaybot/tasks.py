@@ -2,7 +2,7 @@
 
 from huey.contrib.djhuey import task
 
-from telegram import services
+from relaybot import services
 
 
 @task()

@@ -7,10 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from telegram import selectors, services
-from telegram.client import TelegramError, get_bot
-from telegram.models import Chat, ProcessedUpdate
-from telegram.texts import text
+from relaybot import selectors, services
+from relaybot.client import TelegramError, get_bot
+from relaybot.models import Chat, ProcessedUpdate
+from relaybot.texts import text
 
 logger = logging.getLogger(__name__)
 
