@@ -16,6 +16,12 @@ A user blocking the bot (user_blocks_bot) both makes sends to them answer 403 an
 queues a my_chat_member update, as Telegram does; chats/<id>/block only does the
 former, like a block the bot was never told about.
 
+Groups, supergroups, forums and channels made with create_group / create_channel are
+checked strictly: the bot must be in them (add_bot_to_group, set_bot_rights), privacy
+mode hides ordinary chatter, topics can be closed or deleted, an upgraded group points
+at its supergroup. Negative chat ids a test merely invents stay lenient, as before.
+getChatMember and deleteMessage answer for all of them.
+
 All state lives in memory behind one lock. A Condition on that lock wakes long polls,
 wait_sent and the webhook sender whenever something changes.
 """
@@ -46,6 +52,18 @@ MAX_FAULT_DELAY = 60
 WEBHOOK_ATTEMPTS = 4
 WEBHOOK_RETRY_DELAY = 0.2
 WEBHOOK_TIMEOUT = 5
+# Basic groups count down from the first; supergroups and channels share the -100… range.
+FIRST_GROUP_ID = -4000000000
+FIRST_SUPERGROUP_ID = -1001000000000
+MAX_TITLE_LENGTH = 128
+# A bot may delete its own messages, and incoming ones in private chats, for 48 hours.
+DELETE_WINDOW = 48 * 3600
+# Telegram offers these six colours for a new topic's icon.
+TOPIC_COLORS = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
+BOT_STATUSES = frozenset({"administrator", "member", "left"})
+# The sender Telegram shows for anonymous group administrators, with sender_chat = the group.
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 
 FAULT_KINDS = frozenset({"429", "500", "502", "drop", "slow", "403", "chat_not_found", "migrate", "too_long"})
 FAULT_FIELDS = frozenset({"method", "chat_id", "kind", "times", "retry_after", "delay", "migrate_to_chat_id"})
@@ -57,6 +75,14 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
 TOO_LONG = "Bad Request: message is too long"
+TOPIC_CLOSED = "Bad Request: TOPIC_CLOSED"
+THREAD_NOT_FOUND = "Bad Request: message thread not found"
+NEED_ADMIN = "Bad Request: need administrator rights in the channel chat"
+CANT_DELETE = "Bad Request: message can't be deleted"
+DELETE_NOT_FOUND = "Bad Request: message to delete not found"
+NO_MESSAGE_ID = "Bad Request: message identifier is not specified"
+INVALID_USER_ID = "Bad Request: invalid user_id specified"
+USER_NOT_FOUND = "Bad Request: user not found"
 WEBHOOK_ACTIVE = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
@@ -66,6 +92,8 @@ _BOT_PATH = re.compile(r"/bot([^/]*)/([^/]*)")
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]+)?")
 _INTEGER = re.compile(r"\s*-?\d+\s*")
+_START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CHANNEL_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 
 
 class ApiError(Exception):
@@ -126,12 +154,16 @@ class FakeTelegram:
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
+            "getChatMember": self._get_chat_member,
+            "deleteMessage": self._delete_message,
         }
         # These only grow, even across reset(), as in Telegram: a relay that is
         # still polling with an old offset must not mistake new updates for old.
         self._next_update_id = 1
         self._last_message_id: dict[int, int] = {}
         self._poll_ticket = 0
+        self._groups_made = 0
+        self._supergroups_made = 0
         # How many times reset() ran: a slow request that outlives a reset is forgotten with the rest.
         self._resets = 0
         self._forget_everything()
@@ -153,6 +185,15 @@ class FakeTelegram:
         self._per_chat_limit: float | None = None
         self._global_limit: float | None = None
         self._recent_sends: deque[tuple[float, int]] = deque()
+        self._group_limit: float | None = None
+        self._group_sends: dict[int, deque[float]] = {}
+        # Groups and channels by id: title, type, members, the bot's own status and rights, topics.
+        self._groups: dict[int, dict] = {}
+        # Users seen in groups, as User objects.
+        self._people: dict[int, dict] = {}
+        # Every message known by (chat_id, message_id), for replies and deleteMessage.
+        self._messages: dict[tuple[int, int], dict] = {}
+        self._deleted: list[dict] = []
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -273,6 +314,7 @@ class FakeTelegram:
                 length = _utf16_length(command.group())
                 message["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
             self._users[user_id] = {key: value for key, value in chat.items() if key != "type"}
+            self._remember(user_id, message, by_bot=False)
             return self._push({"message": message}), message["message_id"]
 
     def user_blocks_bot(self, user_id: int) -> int | None:
@@ -465,18 +507,482 @@ class FakeTelegram:
         self,
         per_chat_per_second: float | None = None,
         global_per_second: float | None = None,
+        per_group_per_minute: float | None = None,
     ) -> None:
-        """Answer 429 past these sendMessage rates (sliding one-second window); None is off."""
+        """Answer 429 past these sendMessage rates; None is off.
+
+        The per-second limits use a sliding one-second window; per_group_per_minute a sliding
+        minute for each group, supergroup and channel (any negative id, its topics included).
+        """
         for name, value in (
             ("per_chat_per_second", per_chat_per_second),
             ("global_per_second", global_per_second),
+            ("per_group_per_minute", per_group_per_minute),
         ):
             if value is not None and (not _is_number(value) or value <= 0):
                 raise BadInput(f"{name} must be a positive number or null")
         with self._lock:
             self._per_chat_limit = per_chat_per_second
             self._global_limit = global_per_second
+            self._group_limit = per_group_per_minute
             self._recent_sends.clear()
+            self._group_sends.clear()
+
+    # -- control: groups, supergroups, forum topics and channels ----------------
+
+    def create_group(
+        self,
+        title: str,
+        *,
+        supergroup: bool = False,
+        forum: bool = False,
+        members: dict[int, str] | None = None,
+    ) -> int:
+        """A new group without the bot; returns its id. A forum is a supergroup.
+
+        members maps user ids to "creator", "administrator" or "member".
+        """
+        _check_title(title)
+        supergroup = _bool_arg(supergroup, "supergroup")
+        forum = _bool_arg(forum, "forum")
+        checked = _checked_members(members)
+        with self._lock:
+            kind = "supergroup" if supergroup or forum else "group"
+            chat_id = self._new_chat_id(kind)
+            self._groups[chat_id] = _new_chat(chat_id, title, kind, is_forum=forum, members=checked)
+            self._creation_message(chat_id)
+            return chat_id
+
+    def create_channel(self, title: str, *, username: str | None = None) -> int:
+        """A new channel without the bot; returns its -100… id. With a username, "@username" reaches it."""
+        _check_title(title)
+        if username is not None and not (isinstance(username, str) and _CHANNEL_USERNAME.fullmatch(username)):
+            raise BadInput("username must be 4-32 characters of A-Za-z0-9_, starting with a letter")
+        with self._lock:
+            if username is not None and self._chat_by_username(username) is not None:
+                raise BadInput(f"the username {username} is taken")
+            chat_id = self._new_chat_id("channel")
+            self._groups[chat_id] = _new_chat(chat_id, title, "channel", username=username)
+            self._creation_message(chat_id)
+            return chat_id
+
+    def add_bot_to_group(
+        self,
+        chat_id: int,
+        *,
+        by: int,
+        start: str | None = None,
+        administrator: bool = False,
+    ) -> list[int]:
+        """The t.me/<bot>?startgroup=<start> flow: user `by` adds the bot, then posts /start@<bot> <start>.
+
+        Returns the ids of the my_chat_member update (when the bot's status changed) and of the message.
+        """
+        user_id = _user_arg(by, "by")
+        if start is not None and not (isinstance(start, str) and _START_PAYLOAD.fullmatch(start)):
+            raise BadInput("start must be 1-64 characters of A-Za-z0-9_-")
+        administrator = _bool_arg(administrator, "administrator")
+        with self._lock:
+            group = self._live_chat(chat_id, kinds=("group", "supergroup"))
+            group["members"].setdefault(user_id, "member")
+            adder = self._person(user_id)
+            update_ids = []
+            current = group["bot"]["status"]
+            # Adding a bot that is already there changes nothing, except a promotion.
+            if current not in ("member", "administrator") or (administrator and current == "member"):
+                status = "administrator" if administrator else "member"
+                update_ids.append(self._set_bot(group, _bot_state(status, can_delete_messages=administrator), adder))
+            if start is not None:
+                message = self._new_message(group, adder, text=f"/start@{self.bot_username} {start}")
+                update_ids.append(self._to_bot(group, message))
+            return [update_id for update_id in update_ids if update_id is not None]
+
+    def group_user_says(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        first_name: str = "Alice",
+        username: str | None = None,
+        reply_to: int | None = None,
+    ) -> int | None:
+        """A user's text message in a group, in a forum topic when thread_id is given.
+
+        Returns the update_id, or None when the bot does not receive it: it is not in the group,
+        or privacy mode hides the message (not a command for this bot, not a reply to the bot).
+        """
+        update_id, _ = self._group_user_message(
+            chat_id,
+            user_id,
+            text,
+            thread_id=thread_id,
+            first_name=first_name,
+            username=username,
+            reply_to=reply_to,
+        )
+        return update_id
+
+    def _group_user_message(
+        self,
+        chat_id: Any,
+        user_id: Any,
+        text: Any,
+        *,
+        thread_id: Any,
+        first_name: Any,
+        username: Any,
+        reply_to: Any,
+    ) -> tuple[int | None, int]:
+        user_id = _user_arg(user_id, "user_id")
+        if not isinstance(text, str) or not text:
+            raise BadInput("text must be a non-empty string")
+        if not isinstance(first_name, str) or not first_name:
+            raise BadInput("first_name must be a non-empty string")
+        if username is not None and not isinstance(username, str):
+            raise BadInput("username must be a string")
+        for name, value in (("thread_id", thread_id), ("reply_to", reply_to)):
+            if value is not None:
+                _user_arg(value, name)
+        sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if username:
+            sender["username"] = username
+        with self._lock:
+            group = self._live_chat(chat_id, kinds=("group", "supergroup"))
+            if thread_id is not None:
+                topic = self._topic(group, thread_id)
+                if topic["closed"] and group["members"].get(user_id, "member") == "member":
+                    raise BadInput(f"topic {thread_id} is closed: only administrators may write there")
+            if reply_to is not None and not self._exists(group["id"], reply_to):
+                raise BadInput(f"there is no message {reply_to} in {group['id']} to reply to")
+            # Whoever writes in a group is in it.
+            group["members"].setdefault(user_id, "member")
+            self._people[user_id] = sender
+            message = self._new_message(group, sender, text=text, thread_id=thread_id, reply_to=reply_to)
+            return self._to_bot(group, message), message["message_id"]
+
+    def create_topic(self, chat_id: int, name: str, *, by: int | None = None) -> int:
+        """A new forum topic; returns its message_thread_id, the id of its forum_topic_created message."""
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_TITLE_LENGTH:
+            raise BadInput(f"name must be 1-{MAX_TITLE_LENGTH} characters")
+        with self._lock:
+            group = self._live_forum(chat_id)
+            actor = self._actor(group, by)
+            color = TOPIC_COLORS[len(group["topics"]) % len(TOPIC_COLORS)]
+            created = {"forum_topic_created": {"name": name, "icon_color": color}}
+            message = self._new_message(group, actor, extra=created)
+            thread_id = message["message_id"]
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+            # Telegram refuses to delete the message a topic hangs on.
+            self._messages[(group["id"], thread_id)]["undeletable"] = True
+            group["topics"][thread_id] = {"name": name, "closed": False}
+            self._to_bot(group, message)
+            return thread_id
+
+    def close_topic(self, chat_id: int, thread_id: int, *, by: int | None = None) -> int | None:
+        """Close a topic: a forum_topic_closed message, and sends into it answer TOPIC_CLOSED."""
+        return self._topic_closed(chat_id, thread_id, closed=True, by=by)
+
+    def reopen_topic(self, chat_id: int, thread_id: int, *, by: int | None = None) -> int | None:
+        """Reopen a closed topic, with a forum_topic_reopened message."""
+        return self._topic_closed(chat_id, thread_id, closed=False, by=by)
+
+    def _topic_closed(self, chat_id: Any, thread_id: Any, *, closed: bool, by: Any) -> int | None:
+        with self._lock:
+            group = self._live_forum(chat_id)
+            topic = self._topic(group, thread_id)
+            actor = self._actor(group, by)
+            if topic["closed"] == closed:
+                raise BadInput(f"topic {thread_id} is {'closed' if closed else 'open'} already")
+            topic["closed"] = closed
+            event = "forum_topic_closed" if closed else "forum_topic_reopened"
+            message = self._new_message(group, actor, thread_id=thread_id, extra={event: {}})
+            return self._to_bot(group, message)
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Delete a topic and its messages; Telegram tells the bot nothing."""
+        with self._lock:
+            group = self._live_forum(chat_id)
+            self._topic(group, thread_id)
+            del group["topics"][thread_id]
+            for (chat, _), entry in self._messages.items():
+                if chat == group["id"] and entry["message"].get("message_thread_id") == thread_id:
+                    entry["deleted"] = True
+
+    def remove_bot(self, chat_id: int, *, by: int | None = None, kicked: bool = True) -> int | None:
+        """The bot is removed (kicked) from a group or channel, or leaves it (kicked=False).
+
+        Returns the my_chat_member update id, or None when nothing changed.
+        """
+        kicked = _bool_arg(kicked, "kicked")
+        with self._lock:
+            group = self._live_chat(chat_id)
+            # Leaving on its own, the bot itself is the one who changed its membership.
+            actor = self._bot_user() if by is None and not kicked else self._actor(group, by)
+            return self._set_bot(group, _bot_state("kicked" if kicked else "left"), actor)
+
+    def set_bot_rights(
+        self,
+        chat_id: int,
+        *,
+        status: str = "administrator",
+        can_post_messages: bool = True,
+        can_delete_messages: bool = True,
+        by: int | None = None,
+    ) -> int | None:
+        """Make the bot an administrator (with these rights), a member, or remove it ("left").
+
+        Works for groups and channels; can_post_messages matters in channels only. Returns the
+        my_chat_member update id, or None when nothing changed.
+        """
+        if not isinstance(status, str) or status not in BOT_STATUSES:
+            raise BadInput(f"status must be one of: {', '.join(sorted(BOT_STATUSES))}")
+        can_post_messages = _bool_arg(can_post_messages, "can_post_messages")
+        can_delete_messages = _bool_arg(can_delete_messages, "can_delete_messages")
+        with self._lock:
+            group = self._live_chat(chat_id)
+            state = _bot_state(
+                status,
+                can_post_messages=can_post_messages and group["type"] == "channel",
+                can_delete_messages=can_delete_messages,
+            )
+            return self._set_bot(group, state, self._actor(group, by))
+
+    def upgrade_group(self, chat_id: int, *, by: int | None = None) -> int:
+        """A basic group becomes a supergroup; returns the new id.
+
+        The old group gets a migrate_to_chat_id message and the new one a migrate_from_chat_id
+        message (from the anonymous administrator, as Telegram sends it); members and the bot
+        come along, and sends to the old id answer the upgrade error.
+        """
+        with self._lock:
+            old = self._live_chat(chat_id, kinds=("group",))
+            actor = self._actor(old, by)
+            new_id = self._new_chat_id("supergroup")
+            new = _new_chat(new_id, old["title"], "supergroup", members=dict(old["members"]))
+            new["bot"] = dict(old["bot"])
+            self._groups[new_id] = new
+            old["migrated_to"] = new_id
+            self._migrated[old["id"]] = new_id
+            moved = self._new_message(old, actor, extra={"migrate_to_chat_id": new_id})
+            arrived = self._new_message(new, dict(ANONYMOUS_ADMIN), extra={"migrate_from_chat_id": old["id"]})
+            self._messages[(new_id, arrived["message_id"])]["undeletable"] = True
+            self._to_bot(old, moved)
+            self._to_bot(new, arrived)
+            return new_id
+
+    def channel_post(self, chat_id: int, text: str) -> tuple[int | None, int]:
+        """A post in a channel; returns (update_id, message_id).
+
+        The bot receives it as channel_post only while it is an administrator; update_id is None otherwise.
+        """
+        if not isinstance(text, str) or not text:
+            raise BadInput("text must be a non-empty string")
+        with self._lock:
+            channel = self._live_chat(chat_id, kinds=("channel",))
+            chat = self._chat(channel["id"])
+            message = {
+                "message_id": self._next_message_id(channel["id"]),
+                "sender_chat": chat,
+                "chat": chat,
+                "date": int(time.time()),
+                "text": text,
+            }
+            _add_command_entity(message)
+            self._remember(channel["id"], message, by_bot=False)
+            message_id = message["message_id"]
+            if channel["bot"]["status"] != "administrator":
+                return None, message_id
+            return self._push({"channel_post": message}), message_id
+
+    def deleted(self, chat_id: int | None = None) -> list[dict]:
+        """Messages deleteMessage removed, in order: {"chat_id", "message_id"}."""
+        with self._lock:
+            return [dict(each) for each in self._deleted if chat_id is None or each["chat_id"] == chat_id]
+
+    def age_message(self, chat_id: int, message_id: int, seconds: float) -> None:
+        """Make a message older by `seconds`, e.g. past the 48 hours in which a bot may delete it."""
+        if not _is_number(seconds) or not 0 < seconds < math.inf:
+            raise BadInput("seconds must be a positive number")
+        key = (_chat_arg(chat_id), _user_arg(message_id, "message_id"))
+        with self._lock:
+            entry = self._messages.get(key)
+            if entry is None:
+                raise BadInput(f"there is no message {message_id} in {chat_id}")
+            entry["date"] -= seconds
+            if entry["record"] is not None:
+                entry["record"]["date"] = int(entry["date"])
+
+    def _new_chat_id(self, kind: str) -> int:
+        if kind == "group":
+            self._groups_made += 1
+            return FIRST_GROUP_ID - self._groups_made
+        self._supergroups_made += 1
+        return FIRST_SUPERGROUP_ID - self._supergroups_made
+
+    def _creation_message(self, chat_id: int) -> None:
+        # Message 1 of a new chat is the service message that created it; it cannot be deleted.
+        kind = self._groups[chat_id]["type"]
+        message = {
+            "message_id": self._next_message_id(chat_id),
+            "chat": self._chat(chat_id),
+            "date": int(time.time()),
+            f"{'group' if kind == 'group' else kind}_chat_created": True,
+        }
+        self._remember(chat_id, message, by_bot=False, undeletable=True)
+
+    def _live_chat(self, chat_id: Any, kinds: tuple[str, ...] | None = None) -> dict:
+        group = self._groups.get(_chat_arg(chat_id))
+        if group is None:
+            raise BadInput(f"no group or channel {chat_id}: create it first")
+        if group["migrated_to"] is not None:
+            raise BadInput(f"the group {chat_id} was upgraded to the supergroup {group['migrated_to']}")
+        if kinds is not None and group["type"] not in kinds:
+            raise BadInput(f"{chat_id} is a {group['type']}, not a {' or '.join(kinds)}")
+        return group
+
+    def _live_forum(self, chat_id: Any) -> dict:
+        group = self._live_chat(chat_id, kinds=("supergroup",))
+        if not group["is_forum"]:
+            raise BadInput(f"{chat_id} is not a forum: create it with forum=true")
+        return group
+
+    def _topic(self, group: dict, thread_id: Any) -> dict:
+        if not group["is_forum"]:
+            raise BadInput(f"{group['id']} is not a forum, so it has no topics")
+        topic = group["topics"].get(_user_arg(thread_id, "thread_id"))
+        if topic is None:
+            raise BadInput(f"there is no topic {thread_id} in {group['id']}")
+        return topic
+
+    def _chat_by_username(self, username: str) -> int | None:
+        for chat_id, group in self._groups.items():
+            if group["username"] and group["username"].lower() == username.lower():
+                return chat_id
+        return None
+
+    def _person(self, user_id: int) -> dict:
+        if user_id in self._people:
+            return dict(self._people[user_id])
+        user = self._users.get(user_id, {"first_name": "Alice"})
+        return {"id": user_id, "is_bot": False, **{key: value for key, value in user.items() if key != "id"}}
+
+    def _actor(self, group: dict, by: Any) -> dict:
+        """Who did something to the chat: `by`, else its creator, else an anonymous administrator."""
+        if by is not None:
+            return self._person(_user_arg(by, "by"))
+        for user_id, status in group["members"].items():
+            if status == "creator":
+                return self._person(user_id)
+        return dict(ANONYMOUS_ADMIN)
+
+    def _set_bot(self, group: dict, state: dict, actor: dict) -> int | None:
+        # Telegram reports changes only.
+        old = group["bot"]
+        if old == state:
+            return None
+        group["bot"] = state
+        change = {
+            "chat": self._chat(group["id"]),
+            "from": actor,
+            "date": int(time.time()),
+            "old_chat_member": self._bot_member(group, old),
+            "new_chat_member": self._bot_member(group, state),
+        }
+        return self._push({"my_chat_member": change})
+
+    def _bot_member(self, group: dict, state: dict) -> dict:
+        return _chat_member(
+            group["type"],
+            self._bot_user(),
+            state["status"],
+            can_post_messages=state["can_post_messages"],
+            can_delete_messages=state["can_delete_messages"],
+        )
+
+    def _new_message(
+        self,
+        group: dict,
+        sender: dict,
+        *,
+        text: str | None = None,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+        extra: dict | None = None,
+    ) -> dict:
+        """A message from a user (or a service message) in a group, remembered but not yet delivered."""
+        chat_id = group["id"]
+        message: dict[str, Any] = {"message_id": self._next_message_id(chat_id), "from": sender}
+        chat = self._chat(chat_id)
+        if sender["id"] == ANONYMOUS_ADMIN["id"]:
+            message["sender_chat"] = chat
+        message["chat"] = chat
+        message["date"] = int(time.time())
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        # In a topic, a message that replies to nothing replies to the topic's first message.
+        quoted = reply_to if reply_to is not None else thread_id
+        if quoted is not None:
+            message["reply_to_message"] = self._quoted(chat_id, quoted)
+        if text is not None:
+            message["text"] = text
+            _add_command_entity(message)
+        message.update(extra or {})
+        self._remember(chat_id, message, by_bot=False)
+        return message
+
+    def _to_bot(self, group: dict, message: dict) -> int | None:
+        """Push a group message if the bot receives it; its update_id, or None."""
+        if not self._bot_sees(group, message):
+            return None
+        return self._push({"message": message})
+
+    def _bot_sees(self, group: dict, message: dict) -> bool:
+        status = group["bot"]["status"]
+        # Privacy mode does not apply to administrators.
+        if status == "administrator":
+            return True
+        if status != "member":
+            return False
+        text = message.get("text")
+        if text is None:
+            return True  # a service message
+        command = _COMMAND.match(text)
+        if command:
+            _, _, addressee = command.group().partition("@")
+            return not addressee or addressee.lower() == self.bot_username.lower()
+        replied = message.get("reply_to_message", {})
+        return replied.get("from", {}).get("id") == BOT_ID
+
+    def _remember(
+        self,
+        chat_id: int,
+        message: dict,
+        *,
+        by_bot: bool,
+        record: dict | None = None,
+        undeletable: bool = False,
+    ) -> None:
+        self._messages[(chat_id, message["message_id"])] = {
+            "message": message,
+            "date": time.time(),
+            "by_bot": by_bot,
+            "record": record,
+            "deleted": False,
+            "undeletable": undeletable,
+        }
+
+    def _exists(self, chat_id: int, message_id: int) -> bool:
+        entry = self._messages.get((chat_id, message_id))
+        return entry is not None and not entry["deleted"]
+
+    def _quoted(self, chat_id: int, message_id: int) -> dict:
+        # Telegram quotes one level deep.
+        message = self._messages[(chat_id, message_id)]["message"]
+        return {key: value for key, value in message.items() if key != "reply_to_message"}
 
     # -- the Bot API ------------------------------------------------------------
 
@@ -554,7 +1060,7 @@ class FakeTelegram:
         )
 
     def _send_message(self, params: dict) -> dict:
-        chat_id = _required_chat_id(params)
+        chat_id = self._chat_id_param(params)
         text = _text_param(params.get("text"))
         parse_mode = _parse_mode(params.get("parse_mode"))
         shown = text
@@ -569,8 +1075,11 @@ class FakeTelegram:
         if len(shown) > MAX_TEXT_LENGTH:
             raise ApiError(400, TOO_LONG)
         _json_param(params, "link_preview_options")
+        thread_id = _parse_chat_id(params.get("message_thread_id"))
+        silent = params.get("disable_notification")
         with self._lock:
             self._check_chat(chat_id)
+            in_topic = self._check_thread(chat_id, thread_id)
             self._check_rate(chat_id)
             record = {
                 "chat_id": chat_id,
@@ -580,29 +1089,73 @@ class FakeTelegram:
             }
             if parse_mode:
                 record["parse_mode"] = parse_mode
+            # Only when given, so records of plain sends keep their shape.
+            if thread_id is not None:
+                record["message_thread_id"] = thread_id
+            if silent is not None and silent != "":
+                record["disable_notification"] = _bool_param(silent)
             self._sent.append(record)
             chat = self._chat(chat_id)
+            message: dict[str, Any] = {"message_id": record["message_id"], "from": self._bot_user()}
+            if chat["type"] == "channel":
+                # A channel's messages are signed by the channel, not by whoever posted them.
+                message = {"message_id": record["message_id"], "sender_chat": chat}
+            message.update({"chat": chat, "date": record["date"], "text": shown})
+            if in_topic:
+                message["message_thread_id"] = thread_id
+                message["is_topic_message"] = True
+                message["reply_to_message"] = self._quoted(chat_id, thread_id)
+            self._remember(chat_id, message, by_bot=True, record=record)
             self._changed.notify_all()
-        return _ok(
-            {
-                "message_id": record["message_id"],
-                "from": self._bot_user(),
-                "chat": chat,
-                "date": record["date"],
-                "text": shown,
-            }
-        )
+        return _ok(message)
+
+    def _chat_id_param(self, params: dict) -> int:
+        value = params.get("chat_id")
+        if isinstance(value, str) and value.startswith("@"):
+            with self._lock:
+                chat_id = self._chat_by_username(value[1:])
+            if chat_id is not None:
+                return chat_id
+        return _required_chat_id(params)
 
     def _check_chat(self, chat_id: int) -> None:
+        self._check_known(chat_id)
+        if chat_id in self._blocked:
+            raise ApiError(403, BLOCKED)
+        group = self._groups.get(chat_id)
+        if group is not None:
+            self._check_member(group)
+            if group["type"] == "channel" and not group["bot"]["can_post_messages"]:
+                raise ApiError(400, NEED_ADMIN)
+
+    def _check_known(self, chat_id: int) -> None:
         if chat_id in self._not_found:
             raise ApiError(400, CHAT_NOT_FOUND)
         if chat_id in self._migrated:
             raise ApiError(400, MIGRATED, {"migrate_to_chat_id": self._migrated[chat_id]})
-        if chat_id in self._blocked:
-            raise ApiError(403, BLOCKED)
+
+    def _check_member(self, group: dict) -> None:
+        # Telegram names the kind of chat: "group", "supergroup" or "channel".
+        status = group["bot"]["status"]
+        if status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {group['type']} chat")
+        if status == "left":
+            raise ApiError(403, f"Forbidden: bot is not a member of the {group['type']} chat")
+
+    def _check_thread(self, chat_id: int, thread_id: int | None) -> bool:
+        """True when the send goes into a forum topic; raises for a closed or missing one."""
+        group = self._groups.get(chat_id)
+        if not thread_id or group is None or not group["is_forum"]:
+            return False
+        topic = group["topics"].get(thread_id)
+        if topic is None:
+            raise ApiError(400, THREAD_NOT_FOUND)
+        if topic["closed"]:
+            raise ApiError(400, TOPIC_CLOSED)
+        return True
 
     def _check_rate(self, chat_id: int) -> None:
-        if self._per_chat_limit is None and self._global_limit is None:
+        if self._per_chat_limit is None and self._global_limit is None and self._group_limit is None:
             return
         now = time.monotonic()
         while self._recent_sends and self._recent_sends[0][0] <= now - 1:
@@ -614,9 +1167,18 @@ class FakeTelegram:
             times = [when for when, chat in self._recent_sends if chat == chat_id]
             if len(times) >= self._per_chat_limit:
                 waits.append(times[0] + 1 - now)
+        group_sends = None
+        if self._group_limit is not None and chat_id < 0:
+            group_sends = self._group_sends.setdefault(chat_id, deque())
+            while group_sends and group_sends[0] <= now - 60:
+                group_sends.popleft()
+            if len(group_sends) >= self._group_limit:
+                waits.append(group_sends[0] + 60 - now)
         if waits:
             raise too_many_requests(max(1, math.ceil(max(waits))))
         self._recent_sends.append((now, chat_id))
+        if group_sends is not None:
+            group_sends.append(now)
 
     def _next_message_id(self, chat_id: int) -> int:
         # One sequence per chat, shared by the user's and the bot's messages.
@@ -624,10 +1186,74 @@ class FakeTelegram:
         return self._last_message_id[chat_id]
 
     def _chat(self, chat_id: int) -> dict:
+        group = self._groups.get(chat_id)
+        if group is not None:
+            chat = {"id": chat_id, "title": group["title"], "type": group["type"]}
+            if group["username"]:
+                chat["username"] = group["username"]
+            if group["is_forum"]:
+                chat["is_forum"] = True
+            return chat
         if chat_id > 0:
             return {"id": chat_id, **self._users.get(chat_id, {}), "type": "private"}
         kind = "supergroup" if str(chat_id).startswith("-100") else "group"
         return {"id": chat_id, "title": f"Chat {chat_id}", "type": kind}
+
+    def _get_chat_member(self, params: dict) -> dict:
+        chat_id = self._chat_id_param(params)
+        user_id = _parse_chat_id(params.get("user_id"))
+        if user_id is None or user_id <= 0:
+            raise ApiError(400, INVALID_USER_ID)
+        with self._lock:
+            self._check_known(chat_id)
+            group = self._groups.get(chat_id)
+            if group is None:
+                if chat_id not in self._users:
+                    raise ApiError(400, CHAT_NOT_FOUND)
+                if user_id not in (chat_id, BOT_ID):
+                    raise ApiError(400, USER_NOT_FOUND)
+                user = self._bot_user() if user_id == BOT_ID else self._person(user_id)
+                return _ok({"status": "member", "user": user})
+            if user_id == BOT_ID:
+                return _ok(self._bot_member(group, group["bot"]))
+            status = group["members"].get(user_id, "left")
+            return _ok(_chat_member(group["type"], self._person(user_id), status))
+
+    def _delete_message(self, params: dict) -> dict:
+        chat_id = self._chat_id_param(params)
+        message_id = _parse_chat_id(params.get("message_id"))
+        if message_id is None:
+            raise ApiError(400, NO_MESSAGE_ID)
+        with self._lock:
+            self._check_known(chat_id)
+            group = self._groups.get(chat_id)
+            if group is not None:
+                self._check_member(group)
+            entry = self._messages.get((chat_id, message_id))
+            if entry is None or entry["deleted"]:
+                raise ApiError(400, DELETE_NOT_FOUND)
+            if not self._may_delete(group, chat_id, entry):
+                raise ApiError(400, CANT_DELETE)
+            entry["deleted"] = True
+            if entry["record"] is not None:
+                entry["record"]["deleted"] = True
+            self._deleted.append({"chat_id": chat_id, "message_id": message_id})
+            self._changed.notify_all()
+        return _ok(True)
+
+    def _may_delete(self, group: dict | None, chat_id: int, entry: dict) -> bool:
+        if entry["undeletable"]:
+            return False
+        recent = time.time() - entry["date"] < DELETE_WINDOW
+        bot = group["bot"] if group is not None else None
+        any_message = bot is not None and bot["status"] == "administrator" and bot["can_delete_messages"]
+        if group is not None and group["type"] == "channel":
+            return any_message
+        if any_message:
+            # A supergroup's administrator may delete messages of any age; a basic group's, recent ones.
+            return recent or group["type"] == "supergroup"
+        # Its own messages anywhere, and the other side's in a private chat.
+        return recent and (entry["by_bot"] or chat_id > 0)
 
     def _get_updates(self, params: dict) -> dict:
         offset = _int_param(params, "offset", 0)
@@ -813,6 +1439,75 @@ class FakeTelegram:
             case "DELETE", ["faults"]:
                 self.clear_faults()
                 return done
+            case "POST", ["groups"]:
+                fields = _object(body, {"title", "supergroup", "forum", "members"})
+                chat_id = self.create_group(
+                    fields.get("title"),
+                    supergroup=fields.get("supergroup", False),
+                    forum=fields.get("forum", False),
+                    members=_members_arg(fields.get("members")),
+                )
+                return {"chat_id": chat_id}
+            case "POST", ["groups", chat_id, "add_bot"]:
+                fields = _object(body, {"by", "start", "administrator"})
+                update_ids = self.add_bot_to_group(
+                    _int_arg(chat_id, "chat id"),
+                    by=fields.get("by"),
+                    start=fields.get("start"),
+                    administrator=fields.get("administrator", False),
+                )
+                return {"update_ids": update_ids}
+            case "POST", ["groups", chat_id, "messages"]:
+                fields = _object(body, {"from", "text", "thread_id", "first_name", "username", "reply_to"})
+                update_id, message_id = self._group_user_message(
+                    _int_arg(chat_id, "chat id"),
+                    fields.get("from"),
+                    fields.get("text"),
+                    thread_id=fields.get("thread_id"),
+                    first_name=fields.get("first_name", "Alice"),
+                    username=fields.get("username"),
+                    reply_to=fields.get("reply_to"),
+                )
+                return {"update_id": update_id, "message_id": message_id}
+            case "POST", ["groups", chat_id, "topics"]:
+                fields = _object(body, {"name", "by"})
+                thread_id = self.create_topic(_int_arg(chat_id, "chat id"), fields.get("name"), by=fields.get("by"))
+                return {"thread_id": thread_id}
+            case "POST", ["groups", chat_id, "topics", thread_id, ("close" | "reopen") as action]:
+                by = _object(body, {"by"}).get("by")
+                change = self.close_topic if action == "close" else self.reopen_topic
+                return {"update_id": change(_int_arg(chat_id, "chat id"), _int_arg(thread_id, "thread id"), by=by)}
+            case "POST", ["groups", chat_id, "topics", thread_id, "delete"]:
+                _object(body, set())
+                self.delete_topic(_int_arg(chat_id, "chat id"), _int_arg(thread_id, "thread id"))
+                return done
+            case "POST", ["groups", chat_id, "upgrade"]:
+                by = _object(body, {"by"}).get("by")
+                return {"chat_id": self.upgrade_group(_int_arg(chat_id, "chat id"), by=by)}
+            case "POST", [("groups" | "channels"), chat_id, "remove_bot"]:
+                fields = _object(body, {"by", "kicked"})
+                update_id = self.remove_bot(
+                    _int_arg(chat_id, "chat id"),
+                    by=fields.get("by"),
+                    kicked=fields.get("kicked", True),
+                )
+                return {"update_id": update_id}
+            case "POST", [("groups" | "channels"), chat_id, "bot_rights"]:
+                fields = _object(body, {"status", "can_post_messages", "can_delete_messages", "by"})
+                return {"update_id": self.set_bot_rights(_int_arg(chat_id, "chat id"), **fields)}
+            case "POST", ["channels"]:
+                fields = _object(body, {"title", "username"})
+                return {"chat_id": self.create_channel(fields.get("title"), username=fields.get("username"))}
+            case "POST", ["channels", chat_id, "posts"]:
+                text = _object(body, {"text"}).get("text")
+                update_id, message_id = self.channel_post(_int_arg(chat_id, "chat id"), text)
+                return {"update_id": update_id, "message_id": message_id}
+            case "GET", ["deleted"]:
+                return {"messages": self.deleted(_query_chat_id(query))}
+            case "POST", ["chats", chat_id, "messages", message_id, "age"]:
+                seconds = _object(body, {"seconds"}).get("seconds")
+                self.age_message(_int_arg(chat_id, "chat id"), _int_arg(message_id, "message id"), seconds)
+                return done
             case "POST", ["chats", chat_id, "migrate"]:
                 to = _object(body, {"to"}).get("to")
                 self.migrate(_int_arg(chat_id, "chat id"), to)
@@ -828,7 +1523,7 @@ class FakeTelegram:
                 actions[action](_int_arg(chat_id, "chat id"))
                 return done
             case "POST", ["limits"]:
-                self.set_limits(**_object(body, {"per_chat_per_second", "global_per_second"}))
+                self.set_limits(**_object(body, {"per_chat_per_second", "global_per_second", "per_group_per_minute"}))
                 return done
             case "POST", ["reset"]:
                 self.reset()
@@ -1075,6 +1770,91 @@ def _fault_error(rule: dict) -> Exception:
     return DropConnection()
 
 
+# -- chats and their members ------------------------------------------------------
+
+
+def _new_chat(
+    chat_id: int,
+    title: str,
+    kind: str,
+    *,
+    is_forum: bool = False,
+    username: str | None = None,
+    members: dict[int, str] | None = None,
+) -> dict:
+    return {
+        "id": chat_id,
+        "title": title,
+        "type": kind,
+        "is_forum": is_forum,
+        "username": username,
+        "members": members or {},
+        "bot": _bot_state("left"),
+        "topics": {},
+        "migrated_to": None,
+    }
+
+
+def _bot_state(status: str, *, can_post_messages: bool = False, can_delete_messages: bool = False) -> dict:
+    # Rights mean something for administrators only; kept False otherwise so states compare equal.
+    admin = status == "administrator"
+    return {
+        "status": status,
+        "can_post_messages": admin and can_post_messages,
+        "can_delete_messages": admin and can_delete_messages,
+    }
+
+
+def _chat_member(
+    chat_type: str,
+    user: dict,
+    status: str,
+    *,
+    can_post_messages: bool = True,
+    can_delete_messages: bool = True,
+) -> dict:
+    """A ChatMember object of the given status."""
+    if status == "creator":
+        return {"status": "creator", "user": user, "is_anonymous": False}
+    if status == "kicked":
+        return {"status": "kicked", "user": user, "until_date": 0}
+    if status != "administrator":
+        return {"status": status, "user": user}
+    # The bot holds only the rights it was given; other administrators hold them all.
+    full = not user["is_bot"]
+    member = {
+        "status": "administrator",
+        "user": user,
+        "can_be_edited": False,
+        "is_anonymous": False,
+        "can_manage_chat": True,
+        "can_delete_messages": can_delete_messages,
+        "can_manage_video_chats": full,
+        "can_restrict_members": full,
+        "can_promote_members": full,
+        "can_change_info": full,
+        "can_invite_users": full,
+        "can_post_stories": full,
+        "can_edit_stories": full,
+        "can_delete_stories": full,
+    }
+    if chat_type == "channel":
+        member["can_post_messages"] = can_post_messages
+        member["can_edit_messages"] = can_post_messages
+    else:
+        member["can_pin_messages"] = full
+    if chat_type == "supergroup":
+        member["can_manage_topics"] = full
+    return member
+
+
+def _add_command_entity(message: dict) -> None:
+    command = _COMMAND.match(message["text"])
+    if command:
+        length = _utf16_length(command.group())
+        message["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
+
+
 # -- control input ----------------------------------------------------------------
 
 
@@ -1102,6 +1882,46 @@ def _int_arg(text: str, what: str) -> int:
     if not _INTEGER.fullmatch(text):
         raise BadInput(f"{what} must be an integer")
     return int(text)
+
+
+def _members_arg(members: Any) -> dict | None:
+    # JSON object keys are strings.
+    if members is None:
+        return None
+    if not isinstance(members, dict):
+        raise BadInput("members must be an object of user id to status")
+    return {_int_arg(user_id, "a member's user id"): status for user_id, status in members.items()}
+
+
+def _checked_members(members: Any) -> dict[int, str]:
+    if members is None:
+        return {}
+    if not isinstance(members, dict):
+        raise BadInput("members must map user ids to statuses")
+    for user_id, status in members.items():
+        _user_arg(user_id, "a member's user id")
+        if not isinstance(status, str) or status not in MEMBER_STATUSES:
+            raise BadInput(f"a member's status must be one of: {', '.join(sorted(MEMBER_STATUSES))}")
+    if list(members.values()).count("creator") > 1:
+        raise BadInput("a group has one creator")
+    return dict(members)
+
+
+def _check_title(title: Any) -> None:
+    if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_LENGTH:
+        raise BadInput(f"title must be 1-{MAX_TITLE_LENGTH} characters")
+
+
+def _bool_arg(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadInput(f"{name} must be true or false")
+    return value
+
+
+def _user_arg(value: Any, name: str) -> int:
+    if not _is_int(value) or value <= 0:
+        raise BadInput(f"{name} must be a positive integer")
+    return value
 
 
 def _chat_arg(chat_id: Any) -> int:
