@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from cabinet import demo
 from conftest import poll_bot
-from relay.models import Message
-from relaybot.models import Chat, LinkCode
+from relay.models import Destination, Message
+from relaybot.models import LinkCode
 
 DASHBOARD = reverse("cabinet:dashboard")
 CHAT = reverse("cabinet:demo-chat")
@@ -82,8 +82,8 @@ def test_linking_through_the_simulated_deep_link_and_receiving_a_message(
     code = response.context["connect"]["code"]
     alice_web.post(SAY, {"text": f"/start {code}"}, **FRAGMENT)
     poll_bot()
-    chat = Chat.objects.get(user=alice)
-    assert (chat.chat_id, chat.first_name) == (demo.user_id_for(alice), "Alice")
+    chat = Destination.objects.get(user=alice)
+    assert (chat.chat_id, chat.title) == (demo.user_id_for(alice), "Alice")
     fragment = alice_web.get(CHAT).content.decode()
     assert f'data-linked="{chat.chat_id}"' in fragment
     assert "Done, Alice! This chat is linked to the account alice." in fragment
