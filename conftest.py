@@ -71,9 +71,11 @@ def basic_auth(username: str, password: str = PASSWORD) -> str:
 
 
 def link(user, chat_id: int):
-    from relaybot.services import TelegramUser, link_chat
+    """Link a private chat to the account, as the bot does: its default destination unless it has one."""
+    from relay import destinations
 
-    return link_chat(user=user, who=TelegramUser(chat_id=chat_id, first_name=user.name, language_code="ru"))
+    chat = destinations.ChatInfo(chat_id=chat_id, kind="private", title=user.name, language_code="ru")
+    return destinations.link(user=user, chat=chat)
 
 
 @pytest.fixture
@@ -111,12 +113,11 @@ def bob_linked(bob, bob_api) -> APIClient:
 
 def make_due() -> None:
     """Bring every waiting retry and pause to now: the test stands in for the clock."""
-    from relay.models import Message
+    from relay.models import Destination, Message
     from relay.pacing import BOT_PAUSE_KEY
-    from relaybot.models import Chat
 
     Message.objects.filter(status=Message.Status.QUEUED).update(next_attempt_at=timezone.now())
-    Chat.objects.update(paused_until=None, last_sent_at=None, next_turn_at=None)
+    Destination.objects.update(paused_until=None, last_sent_at=None, next_turn_at=None)
     cache.delete(BOT_PAUSE_KEY)
 
 

@@ -34,8 +34,8 @@ class BearerTokenAuthentication(TokenAuthentication):
         """knox's check for tokens that never expire, in one query.
 
         knox reads every token of the account on each request to delete
-        expired ones, which with no TOKEN_TTL never exist. The linked chat
-        comes in the same query: sending a message needs it next.
+        expired ones, which with no TOKEN_TTL never exist. The token's
+        label, which holds its scope, comes in the same query.
         """
         try:
             text = token.decode()
@@ -43,7 +43,7 @@ class BearerTokenAuthentication(TokenAuthentication):
         except (UnicodeDecodeError, TypeError, binascii.Error):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         candidates = AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH]).select_related(
-            "user__telegram_chat"
+            "user", "label"
         )
         for auth_token in candidates:
             if hmac.compare_digest(digest, auth_token.digest):
@@ -66,8 +66,7 @@ class CachedBasicAuthentication(BasicAuthentication):
     """
 
     def authenticate_credentials(self, userid, password, request=None):
-        # The linked chat comes along: sending a message needs it next.
-        user = get_user_model().objects.filter(username__iexact=userid).select_related("telegram_chat").first()
+        user = get_user_model().objects.filter(username__iexact=userid).first()
         if user is not None and user.is_active and caches["local"].get(self._cache_key(user, password)):
             return (user, None)
         # The machine's hashing slot, then one in each failed-login count (accounts/hashers.py, throttling.py).

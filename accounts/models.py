@@ -28,10 +28,24 @@ class User(AbstractUser):
 
 
 class ApiTokenLabel(models.Model):
-    """What knox's AuthToken does not record: a name its owner gave it, and when it was last used."""
+    """What knox's AuthToken does not record: a name, a scope, and when it was last used.
+
+    A token without a row here may do everything its account may.
+    """
+
+    class Scope(models.TextChoices):
+        # Everything the account may do through the API.
+        FULL = "full"
+        # Send messages and nothing else: no history, no settings, no links.
+        SEND = "send"
 
     token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE, primary_key=True, related_name="label")
     name = models.CharField(max_length=100, blank=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.FULL)
+    # Set on a send-only token that may send only there. Removing the
+    # destination deletes its tokens first (relay/destinations.py); RESTRICT
+    # keeps anything else from leaving such a token unlimited.
+    destination = models.ForeignKey("relay.Destination", on_delete=models.RESTRICT, null=True, blank=True)
     # Recorded at most once a minute per token, so use costs no write per request.
     last_used_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,7 +2,8 @@ from django.contrib.auth.validators import ASCIIUsernameValidator
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from accounts.models import User
+from accounts.models import ApiTokenLabel, User
+from relay.serializers import DestinationRefField
 
 
 class StringField(serializers.CharField):
@@ -69,3 +70,29 @@ class TokenOutput(serializers.Serializer):
 
 class AccountDeleteInput(serializers.Serializer):
     password = StringField(max_length=128, trim_whitespace=False, help_text="The account's password, to confirm.")
+
+
+class NamedTokenInput(serializers.Serializer):
+    name = StringField(max_length=100, help_text="What the token is for, to tell it apart.")
+    scope = serializers.ChoiceField(
+        choices=ApiTokenLabel.Scope.choices,
+        default=ApiTokenLabel.Scope.FULL,
+        help_text="`send`: it may only send messages (no history, no settings, no links).",
+    )
+    destination = DestinationRefField(
+        required=False,
+        help_text="Limits the token to this destination (its id or label): it may only send, and only there.",
+    )
+
+
+class NamedTokenOutput(serializers.Serializer):
+    id = serializers.CharField(source="digest", help_text="What DELETE takes; not the token.")
+    name = serializers.CharField(source="label.name", default="")
+    scope = serializers.CharField(source="label.scope", default=ApiTokenLabel.Scope.FULL)
+    destination = serializers.IntegerField(source="label.destination_id", default=None, allow_null=True)
+    created = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(source="label.last_used_at", default=None, allow_null=True)
+
+
+class NewTokenOutput(NamedTokenOutput):
+    token = serializers.CharField(help_text="Shown once; only a hash of it is kept.")

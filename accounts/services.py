@@ -14,8 +14,9 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts.models import ApiTokenLabel, PasswordResetToken, User
-from ops import metrics
 from relay import delivery
+from relay import selectors as relay_selectors
+from relay.destinations import fail_queued
 from relay.models import Message
 from relaybot import selectors as telegram_selectors
 from relaybot import services as telegram_services
@@ -66,11 +67,18 @@ def revoke_token(*, token: AuthToken) -> None:
     token.delete()
 
 
-def issue_named_token(*, user: User, name: str) -> tuple[AuthToken, str]:
-    """A new API token with a name to tell it apart; the plain value exists only in the return value."""
+def issue_named_token(
+    *, user: User, name: str, scope: str = ApiTokenLabel.Scope.FULL, destination_id: int | None = None
+) -> tuple[AuthToken, str]:
+    """A new API token with a name to tell it apart; the plain value exists only in the return value.
+
+    A send-only token may also be limited to one of the account's destinations.
+    """
+    if destination_id is not None and scope != ApiTokenLabel.Scope.SEND:
+        raise ValueError("only a send-only token is limited to a destination")
     with transaction.atomic():
         token, plain = issue_token(user=user)
-        ApiTokenLabel.objects.create(token=token, name=name.strip())
+        ApiTokenLabel.objects.create(token=token, name=name.strip(), scope=scope, destination_id=destination_id)
     return token, plain
 
 
@@ -206,21 +214,19 @@ def reset_password(*, token: str, password: str) -> User:
 
 
 def delete_account(*, user: User) -> None:
-    """Remove the account with its chat link, API tokens and messages; the bot tells the chat.
+    """Remove the account with its destinations, API tokens and messages; the bot tells each chat.
 
     Nothing the account had queued is sent afterwards: its queued messages
     fail first, so delivery picks none of them; then a send already under
-    way (one per chat at most) is waited for; then the rows go.
+    way (one per destination at most) is waited for; then the rows go.
     """
-    failed = Message.objects.filter(user=user, status=Message.Status.QUEUED).update(
-        status=Message.Status.FAILED, error="Not delivered: the account was deleted.", updated_at=timezone.now()
-    )
-    metrics.messages_failed(failed)
-    chat = telegram_selectors.chat_for_user(user=user)
-    if chat is not None and not delivery.hold_chat(chat.pk, wait=settings.TELEGRAM_TIMEOUT_SECONDS + 1):
-        logger.warning("deleting account %s while a send to its chat is still under way", user.pk)
+    fail_queued(Message.objects.filter(user=user), "Not delivered: the account was deleted.")
+    linked = list(relay_selectors.destinations_for_user(user=user))
+    for destination in linked:
+        if not delivery.hold_destination(destination.pk, wait=delivery.longest_send_seconds()):
+            logger.warning("deleting account %s while a send to %s is still under way", user.pk, destination.pk)
     with transaction.atomic():
-        if chat is not None:
-            message = text(chat.language_code, "account_deleted", username=user.username)
-            telegram_services.tell_chat(chat_id=chat.chat_id, message=message)
+        for destination in linked:
+            message = text(destination.language_code, "account_deleted", username=user.username)
+            telegram_services.tell_chat(chat_id=destination.chat_id, message=message, thread_id=destination.thread_id)
         user.delete()

@@ -12,12 +12,16 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import selectors, services
 from accounts import throttling as login_throttle
 from accounts.hashers import hashing_slot
+from accounts.models import ApiTokenLabel
 from accounts.serializers import (
     AccountDeleteInput,
     LoginInput,
+    NamedTokenInput,
+    NamedTokenOutput,
+    NewTokenOutput,
     RegisterInput,
     SignupInput,
     TokenOutput,
@@ -25,6 +29,7 @@ from accounts.serializers import (
 )
 from config.schema import Error as ErrorOutput
 from config.schema import ValidationError as ValidationErrorOutput
+from relay import selectors as relay_selectors
 
 INVALID_LOGIN = {"detail": "Invalid username or password."}
 
@@ -203,3 +208,45 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     next_url = request.GET.get("next") or reverse("admin:index")
     return redirect(f"{reverse('cabinet:login')}?{urlencode({'next': next_url})}")
+
+
+class NamedTokenListApi(APIView):
+    @extend_schema(responses=NamedTokenOutput(many=True), tags=["auth"], summary="Your API tokens (never their values)")
+    def get(self, request):
+        return Response(NamedTokenOutput(selectors.tokens_for_user(user=request.user), many=True).data)
+
+    @extend_schema(
+        request=NamedTokenInput,
+        responses={201: NewTokenOutput, 404: ErrorOutput},
+        tags=["auth"],
+        summary="A new API token: full, send-only, or send-only to one destination",
+        description='The token is in this answer only. A CI job\'s token: `{"scope": "send", '
+        '"destination": "ci"}` cannot read history or send anywhere else.',
+    )
+    def post(self, request):
+        data = NamedTokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        destination_id = None
+        if "destination" in values:
+            destination = relay_selectors.destination_named(user=request.user, to=values["destination"])
+            if destination is None:
+                body = {"detail": "None of your destinations is called that.", "code": "destination_not_found"}
+                return Response(body, status=status.HTTP_404_NOT_FOUND)
+            destination_id = destination.pk
+        # A token limited to a destination may only send there, whatever scope was asked for.
+        scope = ApiTokenLabel.Scope.SEND if destination_id is not None else values["scope"]
+        token, plain = services.issue_named_token(
+            user=request.user, name=values["name"], scope=scope, destination_id=destination_id
+        )
+        token = selectors.token_for_user(user=request.user, digest=token.digest)
+        body = {**NamedTokenOutput(token).data, "token": plain}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class NamedTokenDetailApi(APIView):
+    @extend_schema(request=None, responses={204: None, 404: ErrorOutput}, tags=["auth"], summary="Revoke an API token")
+    def delete(self, request, token_id: str):
+        if not services.revoke_user_token(user=request.user, digest=token_id):
+            return Response({"detail": "No token of yours has this id."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)

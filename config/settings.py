@@ -256,7 +256,10 @@ REST_FRAMEWORK = {
         "accounts.authentication.CachedBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.TokenScope",
+    ],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser", "rest_framework.parsers.FormParser"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -330,9 +333,12 @@ DELIVERY_MAX_ATTEMPTS = envint("DELIVERY_MAX_ATTEMPTS", 12)
 DELIVERY_BACKOFF_BASE_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "2"))
 DELIVERY_BACKOFF_MAX_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_MAX_SECONDS", "600"))
 DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", 60)
-# Telegram allows about 30 messages a second per bot and 1 a second per chat.
+# Telegram allows about 30 messages a second per bot, 1 a second per private
+# chat and 20 a minute per group (channels are paced as groups; a group's
+# topics share its pace).
 DELIVERY_GLOBAL_RATE = envint("DELIVERY_GLOBAL_RATE", 25)
 DELIVERY_CHAT_INTERVAL_SECONDS = float(os.environ.get("DELIVERY_CHAT_INTERVAL_SECONDS", "1"))
+DELIVERY_GROUP_INTERVAL_SECONDS = float(os.environ.get("DELIVERY_GROUP_INTERVAL_SECONDS", "3"))
 # Messages one account may submit per minute; the API answers 429 beyond it.
 MESSAGES_PER_MINUTE = envint("MESSAGES_PER_MINUTE", 60)
 IDEMPOTENCY_KEY_HOURS = 24

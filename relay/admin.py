@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from ops.services import retry_messages
-from relay.models import Message
+from relay.models import Destination, Message
+from relay.services import retry_messages
 
 
 @admin.register(Message)
@@ -16,8 +16,10 @@ class MessageAdmin(admin.ModelAdmin):
     actions = ("retry_now",)
     fields = (
         "user",
-        "chat",
+        "destination",
+        "header",
         "text",
+        "silent",
         "status",
         "created_at",
         "updated_at",
@@ -47,3 +49,35 @@ class MessageAdmin(admin.ModelAdmin):
             )
         if outcome.already_sent:
             self.message_user(request, f"{outcome.already_sent} message(s) were already sent; left alone.")
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    list_display = ("label", "user", "kind", "title", "chat_id", "thread_id", "is_default", "unreachable_reason")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "label", "title", "username", "=chat_id")
+    list_select_related = ("user",)
+    fields = (
+        "user",
+        "label",
+        "kind",
+        "title",
+        "chat_id",
+        "thread_id",
+        "username",
+        "language_code",
+        "is_default",
+        "header",
+        "silent",
+        "bundle",
+        "linked_at",
+        "unreachable_reason",
+        "lease_token",
+        "lease_expires_at",
+    )
+    # Linking goes through the bot, and the lease belongs to the delivery
+    # workers; clearing unreachable_reason lets the account send again.
+    readonly_fields = ("user", "kind", "chat_id", "thread_id", "linked_at", "lease_token", "lease_expires_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,8 +1,9 @@
-"""Sending queued messages to Telegram, one chat at a time, oldest first.
+"""Sending queued messages to Telegram, one destination at a time, oldest first.
 
-A worker claims a chat with a conditional UPDATE (a lease), sends that
-chat's due messages in order, and records every outcome on the message row
-before moving on. What cannot be sent now gets a time to try again.
+A worker claims a destination with a conditional UPDATE (a lease), sends its
+due messages in order, and records every outcome on the message row before
+moving on. What cannot be sent now gets a time to try again. A destination
+with bundling on has what waits for its turn sent as one Telegram message.
 
 Two rules keep a second worker from acting on the same message. A send
 starts only while the lease is sure to last until the send has ended (or
@@ -30,17 +31,20 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ops import metrics
-from relay import pacing
-from relay.models import Message
-from relay.splitting import split_text
-from relaybot import services as telegram_services
+from relay import destinations, pacing
+from relay.models import Destination, Message
+from relay.splitting import TELEGRAM_TEXT_LIMIT, split_text, utf16_len
 from relaybot.client import TelegramError, get_bot
-from relaybot.models import Chat
 
 logger = logging.getLogger(__name__)
 
-# How many sends one chat may make in one turn when nothing spaces them.
+# How many sends one destination may make in one turn when nothing spaces them.
 SENDS_PER_TURN = 10
+# Bundled messages are separated by a blank line.
+BUNDLE_SEPARATOR = "\n\n"
+# The most queued messages one bundle looks at: Telegram's 4,096 characters
+# hold fewer than this many of the shortest.
+BUNDLE_SCAN = 200
 # How long a send waits for a place under the global rate (relay/pacing.py).
 SEND_SLOT_WAIT_SECONDS = 5.0
 # What else a lease must allow for: clocks of two machines a little apart.
@@ -63,14 +67,14 @@ def shortest_lease_seconds() -> float:
 
 
 class LeaseLost(Exception):
-    """The chat's lease is no longer this worker's: another may be delivering its messages."""
+    """The destination's lease is no longer this worker's: another may be delivering its messages."""
 
 
 @dataclass
 class Lease:
-    """This worker's hold on one chat."""
+    """This worker's hold on one destination."""
 
-    chat_pk: int
+    destination_pk: int
     token: str
     # time.monotonic() until which the lease surely holds: counted from
     # before the UPDATE that set it, however long that UPDATE waited.
@@ -80,15 +84,15 @@ class Lease:
         return self.holds_until - time.monotonic()
 
 
-def deliver_chat(chat_pk: int) -> datetime | None:
-    """Deliver what is due for one chat; returns when to look at it again, if ever.
+def deliver_destination(destination_pk: int) -> datetime | None:
+    """Deliver what is due for one destination; returns when to look at it again, if ever.
 
     Returns None when nothing is left to do here, when another worker
-    holds the chat (it will see our messages before it lets go), or when a
-    task is already scheduled to look at the chat by then.
+    holds the destination (it will see our messages before it lets go), or
+    when a task is already scheduled to look at it by then.
     """
     while True:
-        lease = _claim(chat_pk)
+        lease = _claim(destination_pk)
         if lease is None:
             return None
         try:
@@ -102,24 +106,26 @@ def deliver_chat(chat_pk: int) -> datetime | None:
             # Another task's turn is booked and will see what is left,
             # unless its time came while we held the chat: then it found
             # the chat taken and gave up, and the turn is ours.
-            if not _turn_has_come(chat_pk):
+            if not _turn_has_come(destination_pk):
                 return None
             continue
-        # A message accepted while we held the chat had its own dispatch
-        # turned away by our lease: look once more after letting go.
-        if not _has_due(chat_pk):
+        # A message accepted while we held the destination had its own
+        # dispatch turned away by our lease: look once more after letting go.
+        if not _has_due(destination_pk):
             return None
 
 
 def release_dead_leases() -> int:
-    """Free the chats held by delivery processes of this machine that are gone; returns how many."""
-    held = Chat.objects.filter(lease_token__startswith=f"{_HOST}:", lease_expires_at__gt=timezone.now())
+    """Free the destinations held by delivery processes of this machine that are gone; returns how many."""
+    held = Destination.objects.filter(lease_token__startswith=f"{_HOST}:", lease_expires_at__gt=timezone.now())
     freed = 0
-    for chat_pk, token in held.values_list("pk", "lease_token"):
+    for destination_pk, token in held.values_list("pk", "lease_token"):
         if not _holder_alive(token):
-            freed += Chat.objects.filter(pk=chat_pk, lease_token=token).update(lease_token="", lease_expires_at=None)
+            freed += Destination.objects.filter(pk=destination_pk, lease_token=token).update(
+                lease_token="", lease_expires_at=None
+            )
     if freed:
-        logger.info("took over %s chat(s) from a delivery process that is gone", freed, extra={"chats": freed})
+        logger.info("took over %s destination(s) from a delivery process that is gone", freed, extra={"chats": freed})
     return freed
 
 
@@ -141,16 +147,15 @@ def _holder_alive(token: str) -> bool:
 
 
 def dispatch_due() -> list[int]:
-    """Chats with due messages, no live lease and no turn to come: the sweep's work list."""
+    """Destinations with due messages, no live lease and no turn to come: the sweep's work list.
+
+    A message whose destination is gone was failed when it was removed; one
+    that slipped in between is failed here rather than left queued forever.
+    """
+    destinations.fail_orphans()
     now = timezone.now()
-    # A message whose chat is gone was failed when it was unlinked; one that
-    # slipped in between is failed here rather than left queued forever.
-    orphans = Message.objects.filter(status=Message.Status.QUEUED, chat__isnull=True).update(
-        status=Message.Status.FAILED, error="Not delivered: the chat was unlinked.", updated_at=now
-    )
-    metrics.messages_failed(orphans)
     return list(
-        Chat.objects.filter(
+        Destination.objects.filter(
             Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
             Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now),
             message__status=Message.Status.QUEUED,
@@ -164,58 +169,64 @@ def dispatch_due() -> list[int]:
 # Who holds a lease: this machine, this process (its pid, and a mark of
 # this run of it, as a restarted process may get the same pid) and this
 # turn. A worker restarted on the same machine can then take over at once
-# the chats a killed one held, rather than wait for the leases to expire.
+# the destinations a killed one held, rather than wait for the leases to expire.
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _RUN = secrets.token_hex(3)
 
 
-def _claim(chat_pk: int) -> Lease | None:
+def _claim(destination_pk: int) -> Lease | None:
     started = time.monotonic()
     now = timezone.now()
     token = f"{_HOST}:{os.getpid()}:{_RUN}:{secrets.token_hex(3)}"
-    claimed = Chat.objects.filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now), pk=chat_pk).update(
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    claimed = Destination.objects.filter(free, pk=destination_pk).update(
         lease_token=token, lease_expires_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     )
-    return Lease(chat_pk, token, started + settings.DELIVERY_LEASE_SECONDS) if claimed == 1 else None
+    return Lease(destination_pk, token, started + settings.DELIVERY_LEASE_SECONDS) if claimed == 1 else None
 
 
 def _renew(lease: Lease) -> bool:
     started = time.monotonic()
     expires = timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    if Chat.objects.filter(pk=lease.chat_pk, lease_token=lease.token).update(lease_expires_at=expires) != 1:
+    held = Destination.objects.filter(pk=lease.destination_pk, lease_token=lease.token)
+    if held.update(lease_expires_at=expires) != 1:
         return False
     lease.holds_until = started + settings.DELIVERY_LEASE_SECONDS
     return True
 
 
 def _release(lease: Lease) -> None:
-    Chat.objects.filter(pk=lease.chat_pk, lease_token=lease.token).update(lease_token="", lease_expires_at=None)
+    Destination.objects.filter(pk=lease.destination_pk, lease_token=lease.token).update(
+        lease_token="", lease_expires_at=None
+    )
 
 
 @contextmanager
 def _holding(lease: Lease) -> Iterator[None]:
     """A transaction that records an outcome only while the lease is still this worker's.
 
-    The chat's row stays locked until the transaction commits, so no other
-    worker can claim the chat, and no unlink can delete it, between the
+    The destination's row stays locked until the transaction commits, so no
+    other worker can claim it, and no unlink can delete it, between the
     check and the writes; on SQLite the IMMEDIATE transaction holds the
     database's write lock, which does the same. Raises LeaseLost.
     """
     with transaction.atomic():
-        held = Chat.objects.select_for_update(no_key=True).filter(pk=lease.chat_pk, lease_token=lease.token)
+        held = Destination.objects.select_for_update(no_key=True).filter(
+            pk=lease.destination_pk, lease_token=lease.token
+        )
         if not held.exists():
             raise LeaseLost
         yield
 
 
-def hold_chat(chat_pk: int, *, wait: float) -> bool:
-    """Take the chat from delivery for good, as it is about to be deleted, once a send under way has ended.
+def hold_destination(destination_pk: int, *, wait: float) -> bool:
+    """Take a destination from delivery for good, as it is about to be deleted, once a send under way has ended.
 
     Waits up to `wait` seconds for the lease; False if its holder kept it that long.
     """
     deadline = time.monotonic() + wait
-    while _claim(chat_pk) is None:
-        if not Chat.objects.filter(pk=chat_pk).exists():
+    while _claim(destination_pk) is None:
+        if not Destination.objects.filter(pk=destination_pk).exists():
             return True
         if time.monotonic() >= deadline:
             return False
@@ -224,9 +235,9 @@ def hold_chat(chat_pk: int, *, wait: float) -> bool:
 
 
 def _book_turn(lease: Lease, at: datetime) -> bool:
-    """Note that a task will look at the chat at `at`; False if one already will by then.
+    """Note that a task will look at the destination at `at`; False if one already will by then.
 
-    Every accepted message enqueues a task for its chat, and a chat that
+    Every accepted message enqueues a task for its destination, and one that
     must wait would otherwise have each of them scheduled again for the same
     moment, to find nothing to do but schedule again: the worker's time
     would go to those rather than to sending. A booked turn that is lost
@@ -234,20 +245,20 @@ def _book_turn(lease: Lease, at: datetime) -> bool:
     """
     now = timezone.now()
     return (
-        Chat.objects.filter(Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now) | Q(next_turn_at__gt=at))
-        .filter(pk=lease.chat_pk, lease_token=lease.token)
+        Destination.objects.filter(Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now) | Q(next_turn_at__gt=at))
+        .filter(pk=lease.destination_pk, lease_token=lease.token)
         .update(next_turn_at=at)
         == 1
     )
 
 
-def _turn_has_come(chat_pk: int) -> bool:
-    return Chat.objects.filter(pk=chat_pk, next_turn_at__lte=timezone.now()).exists()
+def _turn_has_come(destination_pk: int) -> bool:
+    return Destination.objects.filter(pk=destination_pk, next_turn_at__lte=timezone.now()).exists()
 
 
-def _has_due(chat_pk: int) -> bool:
+def _has_due(destination_pk: int) -> bool:
     return Message.objects.filter(
-        chat_id=chat_pk, status=Message.Status.QUEUED, next_attempt_at__lte=timezone.now()
+        destination_id=destination_pk, status=Message.Status.QUEUED, next_attempt_at__lte=timezone.now()
     ).exists()
 
 
@@ -255,8 +266,8 @@ def _deliver_claimed(lease: Lease) -> datetime | None:
     sends = 0
     while True:
         message = (
-            Message.objects.select_related("chat")
-            .filter(chat_id=lease.chat_pk, status=Message.Status.QUEUED)
+            Message.objects.select_related("destination")
+            .filter(destination_id=lease.destination_pk, status=Message.Status.QUEUED)
             .order_by("id")
             .first()
         )
@@ -266,7 +277,7 @@ def _deliver_claimed(lease: Lease) -> datetime | None:
         # waits for its retry, so the chat sees them in accepted order.
         if message.next_attempt_at > timezone.now():
             return message.next_attempt_at
-        wait_until = pacing.chat_ready_at(message.chat) or pacing.bot_paused_until()
+        wait_until = pacing.chat_ready_at(message.destination) or pacing.bot_paused_until()
         if wait_until is not None:
             return wait_until
         if sends >= SENDS_PER_TURN:
@@ -280,12 +291,13 @@ def _deliver_claimed(lease: Lease) -> datetime | None:
             return None
         if not pacing.acquire_send_slot(SEND_SLOT_WAIT_SECONDS):
             return timezone.now() + timedelta(seconds=1)
+        bundle = _bundle(message) if message.destination.bundle else [message]
         try:
-            retry_at = _attempt(message, lease)
+            retry_at = _attempt(message, lease) if len(bundle) == 1 else _send_bundle(bundle, lease)
         except LeaseLost:
             logger.warning(
-                "message %s: the chat's lease was lost during the send; its new holder goes on", message.pk,
-                extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "lease_lost"},
+                "message %s: the destination's lease was lost during the send; its new holder goes on", message.pk,
+                extra={"message_id": message.pk, "chat": message.destination.chat_id, "outcome": "lease_lost"},
             )  # fmt: skip
             return None
         sends += 1
@@ -307,7 +319,7 @@ def _attempt(message: Message, lease: Lease) -> datetime | None:
     except Exception as error:
         logger.exception(
             "message %s: unexpected %s while delivering it", message.pk, type(error).__name__,
-            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "error"},
+            extra={"message_id": message.pk, "chat": message.destination.chat_id, "outcome": "error"},
         )  # fmt: skip
         # The class only: an exception's text may quote anything, and the reason is shown to the user.
         return _failed_attempt(message, lease, type(error).__name__)
@@ -315,7 +327,7 @@ def _attempt(message: Message, lease: Lease) -> datetime | None:
 
 def _send_next_part(message: Message, lease: Lease) -> datetime | None:
     """Send the next part of one message; returns a retry time if it must wait."""
-    chat = message.chat
+    destination = message.destination
     # The header was fixed when the message was accepted, so the parts are
     # the same at every attempt, and parts_sent counts into them.
     parts = split_text(message.header, message.text)
@@ -324,12 +336,10 @@ def _send_next_part(message: Message, lease: Lease) -> datetime | None:
     # none: a part cut from a long blank run is passed over.
     if part.strip():
         try:
-            result = get_bot().send_message(chat.chat_id, part)
+            result = _send(message, part)
         except TelegramError as error:
             return _handle_error(message, lease, error)
-        pacing.record_sent(chat)
-        if chat.unreachable_reason:
-            telegram_services.mark_reachable(chat=chat)
+        _record_sent(destination)
         message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
     message.parts_sent += 1
     message.updated_at = timezone.now()
@@ -344,47 +354,48 @@ def _send_next_part(message: Message, lease: Lease) -> datetime | None:
         logger.info(
             "message %s sent in %s part(s) after %s failed attempt(s)",
             message.pk, len(parts), message.attempts,
-            extra={"message_id": message.pk, "chat": chat.chat_id, "outcome": "sent", "parts": len(parts)},
+            extra={"message_id": message.pk, "chat": destination.chat_id, "outcome": "sent", "parts": len(parts)},
         )  # fmt: skip
     return None
 
 
 def _handle_error(message: Message, lease: Lease, error: TelegramError) -> datetime | None:
     now = timezone.now()
-    if error.migrate_to_chat_id and error.migrate_to_chat_id != message.chat.chat_id:
+    destination = message.destination
+    if error.migrate_to_chat_id and error.migrate_to_chat_id != destination.chat_id:
+        # The group became a supergroup: every destination in it moves, with
+        # its queue in order, and this message is sent again to the new id.
+        old_chat_id = destination.chat_id
         with _holding(lease):
-            migrated = telegram_services.migrate_chat(chat=message.chat, new_chat_id=error.migrate_to_chat_id)
-        if migrated:
-            logger.info(
-                "message %s: chat moved to a new id, resending", message.pk,
-                extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "migrated"},
-            )  # fmt: skip
-            return None
-        _fail_chat(lease, message.chat, "the chat moved to an id linked to another account")
+            destinations.migrate_chat(old_chat_id=old_chat_id, new_chat_id=error.migrate_to_chat_id)
+        logger.info(
+            "message %s: chat %s moved to %s, resending", message.pk, old_chat_id, error.migrate_to_chat_id,
+            extra={"message_id": message.pk, "chat": error.migrate_to_chat_id, "outcome": "migrated"},
+        )  # fmt: skip
         return None
     if error.error_code == 429:
         # Telegram pacing us: wait exactly as long as it says; not a failure.
         until = now + timedelta(seconds=max(int(error.retry_after or 1), 1))
-        pacing.pause_chat(message.chat, until)
-        if pacing.is_global_flood(message.chat):
+        pacing.pause_chat(message.destination, until)
+        if pacing.is_global_flood(message.destination):
             pacing.pause_bot(until)
         metrics.telegram_rate_limited()
         logger.info(
             "message %s: Telegram asked to wait until %s", message.pk, until,
-            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "rate_limited"},
+            extra={"message_id": message.pk, "chat": message.destination.chat_id, "outcome": "rate_limited"},
         )  # fmt: skip
         return _retry_later(message, lease, until, str(error), count_attempt=False)
     if error.chat_unreachable:
         logger.warning(
             "message %s failed: chat unreachable (%s)", message.pk, error.description,
-            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "chat_unreachable"},
+            extra={"message_id": message.pk, "chat": message.destination.chat_id, "outcome": "chat_unreachable"},
         )  # fmt: skip
-        _fail_chat(lease, message.chat, error.description)
+        _fail_destination(lease, destination, error.description)
         return None
     if not error.is_transient:
         logger.warning(
             "message %s failed: %s", message.pk, error,
-            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "refused"},
+            extra={"message_id": message.pk, "chat": message.destination.chat_id, "outcome": "refused"},
         )  # fmt: skip
         _fail(message, lease, f"Telegram refused the message: {error.description}")
         return None
@@ -397,14 +408,14 @@ def _failed_attempt(message: Message, lease: Lease, reason: str) -> datetime | N
     if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
         logger.warning(
             "message %s failed after %s attempts: %s", message.pk, attempts, reason,
-            extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "gave_up"},
+            extra={"message_id": message.pk, "chat": message.destination.chat_id, "outcome": "gave_up"},
         )  # fmt: skip
         _fail(message, lease, f"Gave up after {attempts} attempts: {reason}", attempts=attempts)
         return None
     retry_at = timezone.now() + timedelta(seconds=backoff_seconds(attempts))
     logger.info(
         "message %s: attempt %s failed (%s), retrying at %s", message.pk, attempts, reason, retry_at,
-        extra={"message_id": message.pk, "chat": message.chat.chat_id, "outcome": "retry"},
+        extra={"message_id": message.pk, "chat": message.destination.chat_id, "outcome": "retry"},
     )  # fmt: skip
     _retry_later(message, lease, retry_at, reason, count_attempt=True)
     metrics.send_retried()
@@ -439,12 +450,81 @@ def _fail(message: Message, lease: Lease, reason: str, *, attempts: int | None =
     metrics.message_failed()
 
 
-def _fail_chat(lease: Lease, chat: Chat, description: str) -> None:
-    # The chat is gone for the bot: this message and every one queued
-    # behind it fail with the same reason, and no new one is accepted.
+def _fail_destination(lease: Lease, destination: Destination, description: str) -> None:
+    # The chat (or topic) is gone for the bot: this message and every one
+    # queued behind it fail with the same reason, and no new one is accepted.
     with _holding(lease):
-        telegram_services.mark_unreachable(chat=chat, reason=description)
-        failed = Message.objects.filter(chat=chat, status=Message.Status.QUEUED).update(
-            status=Message.Status.FAILED, error=f"Telegram: {description}"[:500], updated_at=timezone.now()
+        destinations.mark_unreachable(destination=destination, reason=description)
+
+
+def _send(message: Message, text: str) -> dict:
+    destination = message.destination
+    return get_bot().send_message(destination.chat_id, text, thread_id=destination.thread_id, silent=message.silent)
+
+
+def _record_sent(destination: Destination) -> None:
+    pacing.record_sent(destination)
+    if destination.unreachable_reason:
+        destinations.mark_reachable(destination=destination)
+
+
+def _bundle(first: Message) -> list[Message]:
+    """`first` and the due messages queued right behind it that fit with it in one Telegram message.
+
+    Only whole messages are bundled, in order, up to the first that does not
+    fit: one cut into parts, or partly sent, goes alone.
+    """
+    text = first.header + first.text
+    if first.parts_sent or not text.strip() or utf16_len(text) > TELEGRAM_TEXT_LIMIT:
+        return [first]
+    bundle, length = [first], utf16_len(text)
+    following = Message.objects.filter(
+        destination_id=first.destination_id, status=Message.Status.QUEUED, pk__gt=first.pk
+    ).order_by("id")[:BUNDLE_SCAN]
+    now = timezone.now()
+    for message in following:
+        text = message.header + message.text
+        length += utf16_len(BUNDLE_SEPARATOR + text)
+        if message.parts_sent or message.next_attempt_at > now or not text.strip() or length > TELEGRAM_TEXT_LIMIT:
+            break
+        message.destination = first.destination
+        bundle.append(message)
+    return bundle
+
+
+def _send_bundle(bundle: list[Message], lease: Lease) -> datetime | None:
+    """Send several whole messages as one Telegram message; each row records that message.
+
+    A refusal or a failure is the first message's, as if it had gone alone:
+    the others stay queued behind it, in order.
+    """
+    first = bundle[0]
+    text = BUNDLE_SEPARATOR.join(message.header + message.text for message in bundle)
+    try:
+        result = get_bot().send_message(
+            first.destination.chat_id,
+            text,
+            thread_id=first.destination.thread_id,
+            # A bundle rings unless every message in it was to be silent.
+            silent=all(message.silent for message in bundle),
         )
-    metrics.messages_failed(failed)
+    except TelegramError as error:
+        return _handle_error(first, lease, error)
+    _record_sent(first.destination)
+    now = timezone.now()
+    with _holding(lease):
+        Message.objects.filter(pk__in=[message.pk for message in bundle], status=Message.Status.QUEUED).update(
+            status=Message.Status.SENT,
+            parts_sent=1,
+            telegram_message_ids=[result.get("message_id")],
+            sent_at=now,
+            error="",
+            updated_at=now,
+        )
+    for message in bundle:
+        metrics.message_sent((now - message.created_at).total_seconds())
+    logger.info(
+        "messages %s to %s sent as one", [message.pk for message in bundle], first.destination.chat_id,
+        extra={"message_id": first.pk, "chat": first.destination.chat_id, "outcome": "sent", "bundled": len(bundle)},
+    )  # fmt: skip
+    return None

@@ -1,6 +1,94 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
+
+
+class Destination(models.Model):
+    """Where an account's messages go: a Telegram chat, or one forum topic in it, and its delivery state.
+
+    The relay owns the state delivery needs (lease, pacing, next turn,
+    pause); the Telegram side tells it what happened to the chat through
+    relay/destinations.py.
+    """
+
+    class Kind(models.TextChoices):
+        PRIVATE = "private"
+        GROUP = "group"
+        SUPERGROUP = "supergroup"
+        TOPIC = "topic"
+        CHANNEL = "channel"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="destinations")
+    # What `to` names; also an ntfy topic name (relay/labels.py).
+    label = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The group's or channel's title, the topic's name, or the private chat's first name.
+    title = models.CharField(max_length=255, blank=True)
+    # Telegram's id of the chat: 52 bits, negative for groups and channels.
+    chat_id = models.BigIntegerField()
+    # The forum topic's message_thread_id; null outside a topic.
+    thread_id = models.BigIntegerField(null=True, blank=True)
+    username = models.CharField(max_length=64, blank=True)
+    # The language the bot speaks in this chat (a private chat's user's).
+    language_code = models.CharField(max_length=16, blank=True)
+    is_default = models.BooleanField(default=False)
+    # Settings: the required header on or off, Telegram's disable_notification,
+    # and sending what waits for the next turn as one Telegram message.
+    header = models.BooleanField(default=True)
+    silent = models.BooleanField(default=False)
+    bundle = models.BooleanField(default=False)
+    linked_at = models.DateTimeField(default=timezone.now)
+    # Set when Telegram says the chat cannot be reached (bot blocked, kicked,
+    # not allowed to post, topic closed); cleared when Telegram says otherwise.
+    unreachable_reason = models.CharField(max_length=255, blank=True)
+    # A delivery worker holds the destination while it sends, so it gets one
+    # message at a time, in order; an expired lease is free again.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Pacing: when Telegram last accepted a message here, and until when it
+    # asked us (429) to leave the chat alone.
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    # When a delivery task is already scheduled to look at this destination.
+    next_turn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("user", Lower("label"), name="relay_destination_label_unique"),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="relay_destination_one_default"
+            ),
+            # A private chat is one person's: linking it to another account moves it.
+            models.UniqueConstraint(
+                fields=["chat_id"], condition=models.Q(kind="private"), name="relay_destination_private_chat_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "chat_id"],
+                condition=models.Q(thread_id__isnull=True),
+                name="relay_destination_chat_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "chat_id", "thread_id"],
+                condition=models.Q(thread_id__isnull=False),
+                name="relay_destination_topic_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["chat_id", "thread_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.label} of {self.user_id}"
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == self.Kind.PRIVATE:
+            return f"@{self.username}" if self.username else self.title or str(self.chat_id)
+        return self.title or str(self.chat_id)
+
+    @property
+    def paced_as_group(self) -> bool:
+        """Telegram allows about 20 messages a minute in a group (and its topics), and paces channels alike."""
+        return self.kind != self.Kind.PRIVATE
 
 
 class Message(models.Model):
@@ -12,13 +100,15 @@ class Message(models.Model):
         FAILED = "failed"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="relayed_messages")
-    # The chat chosen when the message was accepted; unlinking fails what is
-    # still queued, so a message never reaches a chat linked later.
-    chat = models.ForeignKey("telegram.Chat", on_delete=models.SET_NULL, null=True, blank=True)
-    # The header the account's name made when the message was accepted: what
-    # the chat is sent is header + text, fixed then, so a later rename
-    # changes only later messages.
+    # The destination chosen when the message was accepted; removing it
+    # fails what is still queued, so a message never reaches a chat linked later.
+    destination = models.ForeignKey(Destination, on_delete=models.SET_NULL, null=True, blank=True)
+    # The header the account's name made when the message was accepted (empty
+    # when the destination turned it off): what the chat is sent is header +
+    # text, fixed then, so a later rename changes only later messages.
     header = models.TextField(blank=True)
+    # Telegram's disable_notification, fixed at acceptance too.
+    silent = models.BooleanField(default=False)
     text = models.TextField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)
@@ -49,7 +139,9 @@ class Message(models.Model):
             models.Index(fields=["user", "status", "-id"]),
             # The quota's count, date ranges, and the original route's order (time, then id).
             models.Index(fields=["user", "created_at", "id"]),
-            models.Index(fields=["chat", "status", "id"]),
+            # A destination's queue, oldest first, and its history, newest first.
+            models.Index(fields=["destination", "status", "id"]),
+            models.Index(fields=["destination", "-id"]),
             models.Index(fields=["status", "next_attempt_at"]),
         ]
 

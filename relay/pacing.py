@@ -1,4 +1,4 @@
-"""The pace Telegram allows: a global rate across every worker, and per-chat spacing.
+"""The pace Telegram allows: a global rate across every worker, and spacing per chat by its kind.
 
 The global bucket lives in the worker's memory when there is one worker
 process, and in Redis when REDIS_URL is set, so every thread, process and
@@ -12,10 +12,11 @@ from functools import cache as memoize
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Max
 from django.utils import timezone
 from pyrate_limiter import InMemoryBucket, Limiter, Rate, RedisBucket
 
-from relaybot.models import Chat
+from relay.models import Destination
 
 BOT_PAUSE_KEY = "delivery:bot-paused-until"
 LAST_429_KEY = "delivery:last-429"
@@ -45,26 +46,43 @@ def acquire_send_slot(timeout: float = 5.0) -> bool:
     return bool(_limiter().try_acquire("telegram-sends", blocking=True, timeout=timeout))
 
 
-def chat_ready_at(chat: Chat) -> datetime | None:
-    """When the next message may go to this chat, if not now."""
-    candidates = [chat.paused_until]
-    if chat.last_sent_at is not None:
-        candidates.append(chat.last_sent_at + timedelta(seconds=settings.DELIVERY_CHAT_INTERVAL_SECONDS))
+def interval(destination: Destination) -> timedelta:
+    """The spacing Telegram allows between two messages to the destination's chat."""
+    if destination.paced_as_group:
+        return timedelta(seconds=settings.DELIVERY_GROUP_INTERVAL_SECONDS)
+    return timedelta(seconds=settings.DELIVERY_CHAT_INTERVAL_SECONDS)
+
+
+def chat_ready_at(destination: Destination) -> datetime | None:
+    """When the next message may go to this destination, if not now.
+
+    A group's limit is the chat's: its topics, and other accounts' links to
+    it, share one pace, so their last send and pause count too.
+    """
+    last_sent_at, paused_until = destination.last_sent_at, destination.paused_until
+    if destination.paced_as_group:
+        shared = Destination.objects.filter(chat_id=destination.chat_id).aggregate(
+            last_sent_at=Max("last_sent_at"), paused_until=Max("paused_until")
+        )
+        last_sent_at, paused_until = shared["last_sent_at"], shared["paused_until"]
+    candidates = [paused_until]
+    if last_sent_at is not None:
+        candidates.append(last_sent_at + interval(destination))
     ready = max((moment for moment in candidates if moment is not None), default=None)
     return ready if ready is not None and ready > timezone.now() else None
 
 
-def record_sent(chat: Chat) -> None:
-    chat.last_sent_at = timezone.now()
-    Chat.objects.filter(pk=chat.pk).update(last_sent_at=chat.last_sent_at)
+def record_sent(destination: Destination) -> None:
+    destination.last_sent_at = timezone.now()
+    Destination.objects.filter(pk=destination.pk).update(last_sent_at=destination.last_sent_at)
 
 
-def pause_chat(chat: Chat, until: datetime) -> None:
-    chat.paused_until = until
-    Chat.objects.filter(pk=chat.pk).update(paused_until=until)
+def pause_chat(destination: Destination, until: datetime) -> None:
+    destination.paused_until = until
+    Destination.objects.filter(pk=destination.pk).update(paused_until=until)
 
 
-def is_global_flood(chat: Chat) -> bool:
+def is_global_flood(destination: Destination) -> bool:
     """Whether a 429 just received for `chat` is about the whole bot.
 
     Telegram answers a chat flood and a bot-wide flood alike. A chat flood
@@ -74,8 +92,9 @@ def is_global_flood(chat: Chat) -> bool:
     """
     now = timezone.now().timestamp()
     previous = cache.get(LAST_429_KEY)
-    cache.set(LAST_429_KEY, (chat.pk, now), GLOBAL_FLOOD_WINDOW_SECONDS * 2)
-    return previous is not None and previous[0] != chat.pk and now - previous[1] <= GLOBAL_FLOOD_WINDOW_SECONDS
+    chat_id = destination.chat_id
+    cache.set(LAST_429_KEY, (chat_id, now), GLOBAL_FLOOD_WINDOW_SECONDS * 2)
+    return previous is not None and previous[0] != chat_id and now - previous[1] <= GLOBAL_FLOOD_WINDOW_SECONDS
 
 
 def pause_bot(until: datetime) -> None:

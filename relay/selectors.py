@@ -8,11 +8,39 @@ from django.utils import timezone
 
 from accounts.models import User
 from relay import search as search_index
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.splitting import split_text
 
 # The largest id either database stores (a 64-bit integer).
 MAX_ID = 2**63 - 1
+
+
+def destinations_for_user(*, user: User) -> QuerySet[Destination]:
+    """The account's destinations, the default first, then in the order they were linked."""
+    return Destination.objects.filter(user=user).order_by("-is_default", "id")
+
+
+def destination_for_user(*, user: User, destination_id: int) -> Destination | None:
+    return Destination.objects.filter(user=user, pk=destination_id).first()
+
+
+def destination_named(*, user: User, to: str | int) -> Destination | None:
+    """The account's destination that `to` names: its label (any case), else its id."""
+    if isinstance(to, int):
+        return destination_for_user(user=user, destination_id=to)
+    found = Destination.objects.filter(user=user, label__iexact=to).first()
+    if found is None and to.isascii() and to.isdigit() and len(to) < 19:
+        found = destination_for_user(user=user, destination_id=int(to))
+    return found
+
+
+def default_destination(*, user: User) -> Destination | None:
+    return Destination.objects.filter(user=user, is_default=True).first()
+
+
+def private_destination(*, user: User) -> Destination | None:
+    """The account's private chat with the bot, if linked."""
+    return Destination.objects.filter(user=user, kind=Destination.Kind.PRIVATE).first()
 
 
 def messages_for_user(*, user: User) -> QuerySet[Message]:
@@ -58,6 +86,7 @@ def message_page(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     search: str = "",
+    destination: Destination | None = None,
 ) -> MessagePage:
     """A page of the account's messages, newest first, those with an id below `below`, matching every filter given.
 
@@ -75,6 +104,8 @@ def message_page(
     above = None
     if status:
         messages = messages.filter(status=status)
+    if destination is not None:
+        messages = messages.filter(destination=destination)
     if created_after is not None:
         messages = messages.filter(created_at__gt=created_after)
         above = _last_id_before(user=user, moment=created_after, slack=CLOCK_SLACK) or 0

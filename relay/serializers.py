@@ -10,7 +10,8 @@ from rest_framework import serializers
 
 from config import schema_rules
 from relay import search, streaming
-from relay.models import Message
+from relay.labels import LABEL_PATTERN
+from relay.models import Destination, Message
 from relay.validation import has_visible_character
 
 # The largest id either database stores (a 64-bit integer): beyond it a comparison fails.
@@ -40,14 +41,48 @@ class MessageTextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class AsGiven:
+    """A query parameter read as given: DRF reads an empty one ("?limit=") as one not given."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, serializers.empty)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            {"type": "string", "minLength": 1, "maxLength": 64},
+        ]
+    }
+)
+class DestinationRefField(AsGiven, serializers.Field):
+    """A destination, by its id (a number) or its label (a string)."""
+
+    default_error_messages = {"invalid": "A destination's id (a number) or its label (a string)."}
+
+    def to_internal_value(self, data) -> str | int:
+        if isinstance(data, int) and not isinstance(data, bool) and 0 < data <= MAX_ID:
+            return data
+        if isinstance(data, str) and 0 < len(data) <= 64:
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
 class MessageInput(serializers.Serializer):
     text = MessageTextField()
+    to = DestinationRefField(
+        required=False, help_text="Where to send it: a destination's id or label. The default destination if left out."
+    )
 
 
 class MessageOutput(serializers.ModelSerializer):
     class Meta:
         model = Message
-        fields = ["id", "text", "status", "created_at", "sent_at", "error", "attempts"]
+        fields = ["id", "destination", "text", "status", "created_at", "sent_at", "error", "attempts"]
 
 
 # The two answers to an accepted message are plain serializers: a
@@ -55,6 +90,7 @@ class MessageOutput(serializers.ModelSerializer):
 # costs more than the rest of the answer (docs/benchmarks.md).
 class AcceptedOutput(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
+    destination = serializers.IntegerField(source="destination_id", help_text="The destination's id.")
     text = serializers.CharField()
     created_at = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=Message.Status.choices)
@@ -87,13 +123,6 @@ def sent_compat_json(messages: QuerySet[Message]) -> Iterator[str]:
         yield "[]" if separator == "[" else "]"
 
     return streaming.chunked(pieces())
-
-
-class AsGiven:
-    """A query parameter read as given: DRF reads an empty one ("?limit=") as one not given."""
-
-    def get_value(self, dictionary):
-        return dictionary.get(self.field_name, serializers.empty)
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
@@ -182,6 +211,7 @@ class MessageListQuery(serializers.Serializer):
     )
     before = IdField(required=False, help_text="Only messages older than this one (with a lower id).")
     status = StatusField(choices=Message.Status.choices, required=False, help_text="Only messages in this state.")
+    destination = DestinationRefField(required=False, help_text="Only messages to this destination (id or label).")
     created_after = MomentField(required=False, help_text="Only messages accepted after this moment.")
     created_before = MomentField(required=False, help_text="Only messages accepted before this moment.")
     q = SearchField(
@@ -196,3 +226,73 @@ class MessagePageOutput(serializers.Serializer):
         allow_null=True, help_text="The next (older) page with the same filters; null on the last page."
     )
     results = MessageOutput(many=True)
+
+
+class DestinationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Destination
+        fields = [
+            "id",
+            "label",
+            "kind",
+            "title",
+            "chat_id",
+            "thread_id",
+            "is_default",
+            "unreachable_reason",
+            "header",
+            "silent",
+            "bundle",
+            "linked_at",
+        ]
+        extra_kwargs = {
+            "label": {"help_text": "What `to` names; also the ntfy topic name."},
+            "header": {"help_text": "Messages open with the required `{Name}, я получил от тебя сообщение:` line."},
+            "silent": {"help_text": "Messages arrive without a notification sound (disable_notification)."},
+            "bundle": {
+                "help_text": "Messages that wait for this chat's next turn go out together as one Telegram message."
+            },
+        }
+
+
+class LabelField(AsGiven, serializers.RegexField):
+    """A destination's label: an ntfy topic name (relay/labels.py); a blank one is refused, not skipped."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            LABEL_PATTERN,
+            max_length=64,
+            error_messages={"invalid": "1 to 64 of A-Z a-z 0-9 - _."},
+            help_text="1 to 64 of A-Z a-z 0-9 - _; not a name the service uses for its own pages.",
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        # A JSON string only: a plain CharField takes 42 for "42".
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class DestinationUpdateInput(serializers.Serializer):
+    label = LabelField(required=False)
+    is_default = serializers.BooleanField(required=False, help_text="Messages without `to` go here.")
+    header = serializers.BooleanField(required=False)
+    silent = serializers.BooleanField(required=False)
+    bundle = serializers.BooleanField(required=False)
+
+
+class DestinationLinkInput(serializers.Serializer):
+    label = LabelField(required=False)
+
+
+class DestinationLinkOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="Single use. Sent in a chat, a group, a topic or a channel, it links it.")
+    label = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField()
+    private_link = serializers.URLField(allow_null=True, help_text="Opens the bot in a private chat.")
+    group_link = serializers.URLField(allow_null=True, help_text="Lets you pick a group; the bot joins and links it.")
+    start_command = serializers.CharField(
+        help_text="Send this in a group or forum topic the bot is in, or post it in a channel where the bot is "
+        "an administrator allowed to post."
+    )

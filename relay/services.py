@@ -1,5 +1,8 @@
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -7,11 +10,10 @@ from django.utils import timezone
 from accounts.models import User
 from ops import metrics
 from relay import selectors, throttling
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.splitting import format_header
-from relay.tasks import deliver_chat_task
+from relay.tasks import deliver_destination_task
 from relay.throttling import QuotaExceeded
-from relaybot.models import Chat
 
 logger = logging.getLogger(__name__)
 
@@ -19,36 +21,50 @@ BOOKED_TURN_MARGIN = timedelta(milliseconds=250)
 
 
 class ChatNotLinked(Exception):
-    """The account has no Telegram chat to deliver to."""
+    """The account has no default destination to deliver to."""
 
 
 class ChatUnreachable(Exception):
-    """Telegram said the account's chat cannot be reached; linking again clears it."""
+    """Telegram said the destination cannot be reached; linking again clears it."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Message:
+class DestinationNotFound(Exception):
+    """`to` names none of the account's destinations."""
+
+
+class DestinationNotAllowed(Exception):
+    """The credential may send only to another destination."""
+
+
+def enqueue_message(
+    *,
+    user: User,
+    text: str,
+    idempotency_key: str = "",
+    to: str | int | None = None,
+    only_destination_id: int | None = None,
+) -> Message:
     """Store the message, then hand it to the delivery queue once committed.
 
-    The row is committed before anything is sent, and the periodic sweep
-    finds it even if the queue loses the task. With an idempotency key
-    already used in the last day, the first message is returned instead.
-    Raises ChatNotLinked, ChatUnreachable, or QuotaExceeded when the account
-    has used its quota for the minute.
+    The destination is `to` (a label or an id), else the one the credential
+    is limited to (`only_destination_id`), else the account's default. The
+    row is committed before anything is sent, and the periodic sweep finds
+    it even if the queue loses the task. With an idempotency key already
+    used in the last day, the first message is returned instead. Raises
+    ChatNotLinked, ChatUnreachable, DestinationNotFound,
+    DestinationNotAllowed, or QuotaExceeded when the account has used its
+    quota for the minute.
     """
     text = normalize_line_breaks(text)
     if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
         return earlier
-    try:
-        # Loaded with the user by authentication when it can be (accounts/authentication.py).
-        chat = user.telegram_chat
-    except Chat.DoesNotExist:
-        raise ChatNotLinked from None
-    if chat.unreachable_reason:
-        raise ChatUnreachable(chat.unreachable_reason)
+    destination = _destination(user=user, to=to, only_destination_id=only_destination_id)
+    if destination.unreachable_reason:
+        raise ChatUnreachable(destination.unreachable_reason)
     try:
         with transaction.atomic():
             now = throttling.take_place(user_id=user.pk)
@@ -59,15 +75,16 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
                 ).update(idempotency_key="")
             message = Message.objects.create(
                 user=user,
-                chat=chat,
-                header=format_header(user.name),
+                destination=destination,
+                header=format_header(user.name) if destination.header else "",
+                silent=destination.silent,
                 text=text,
                 created_at=now,
                 updated_at=now,
                 next_attempt_at=now,
                 idempotency_key=idempotency_key,
             )
-            transaction.on_commit(lambda: _dispatch_unless_booked(chat))
+            transaction.on_commit(lambda: _dispatch_unless_booked(destination))
             transaction.on_commit(metrics.message_accepted)
     except QuotaExceeded:
         # A request with the same key that committed while this one waited made nothing new to count.
@@ -76,14 +93,31 @@ def enqueue_message(*, user: User, text: str, idempotency_key: str = "") -> Mess
         raise
     except IntegrityError:
         # Either the same key committed by a concurrent request (the unique
-        # constraint), or the chat unlinked since authentication loaded it
+        # constraint), or the destination removed since it was looked up
         # (its foreign key, checked at commit): told apart by what is stored now.
         if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
             return earlier
-        if not Chat.objects.filter(pk=chat.pk).exists():
+        if not Destination.objects.filter(pk=destination.pk).exists():
             raise ChatNotLinked from None
         raise
     return message
+
+
+def _destination(*, user: User, to: str | int | None, only_destination_id: int | None) -> Destination:
+    if to is None or to == "":
+        if only_destination_id is not None:
+            destination = selectors.destination_for_user(user=user, destination_id=only_destination_id)
+        else:
+            destination = selectors.default_destination(user=user)
+        if destination is None:
+            raise ChatNotLinked
+        return destination
+    destination = selectors.destination_named(user=user, to=to)
+    if destination is None:
+        raise DestinationNotFound
+    if only_destination_id is not None and destination.pk != only_destination_id:
+        raise DestinationNotAllowed
+    return destination
 
 
 def normalize_line_breaks(text: str) -> str:
@@ -91,20 +125,51 @@ def normalize_line_breaks(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _dispatch_unless_booked(chat: Chat) -> None:
-    # A chat waiting for its next turn (one message a second, a 429's pause)
-    # has a task booked for that moment, which sends whatever is due then,
-    # oldest first; asked after the commit, so that task is sure to see this
-    # row. The margin allows for clocks a little apart between machines.
-    if chat.next_turn_at is not None and chat.next_turn_at > timezone.now() + BOOKED_TURN_MARGIN:
+def _dispatch_unless_booked(destination: Destination) -> None:
+    # A destination waiting for its next turn (one message a second, a 429's
+    # pause) has a task booked for that moment, which sends whatever is due
+    # then, oldest first; asked after the commit, so that task is sure to see
+    # this row. The margin allows for clocks a little apart between machines.
+    if destination.next_turn_at is not None and destination.next_turn_at > timezone.now() + BOOKED_TURN_MARGIN:
         return
-    dispatch_chat(chat_pk=chat.pk)
+    dispatch_destination(destination_pk=destination.pk)
 
 
-def dispatch_chat(*, chat_pk: int) -> None:
-    """Ask a worker to deliver what is due for one chat."""
+def dispatch_destination(*, destination_pk: int) -> None:
+    """Ask a worker to deliver what is due for one destination."""
     try:
-        deliver_chat_task(chat_pk)
+        deliver_destination_task(destination_pk)
     except Exception:
         # The message is already stored; the sweep will dispatch it.
-        logger.exception("could not enqueue delivery for chat %s; the sweep will retry", chat_pk)
+        logger.exception("could not enqueue delivery for destination %s; the sweep will retry", destination_pk)
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    retried: int
+    unlinked: int
+    already_sent: int
+
+
+def retry_messages(*, message_ids: Iterable[int]) -> RetryOutcome:
+    """Queue failed (or waiting) messages to be sent now, from scratch but for parts already delivered.
+
+    A message whose destination was removed has nowhere to go and is left
+    failed; a sent one is left alone. An operator's action (the admin).
+    """
+    ids = list(message_ids)
+    now = timezone.now()
+    chosen = Message.objects.filter(pk__in=ids)
+    unlinked = chosen.filter(destination__isnull=True).exclude(status=Message.Status.SENT).count()
+    already_sent = chosen.filter(status=Message.Status.SENT).count()
+    retryable = chosen.filter(status__in=[Message.Status.FAILED, Message.Status.QUEUED], destination__isnull=False)
+    with transaction.atomic():
+        destination_pks = set(retryable.values_list("destination_id", flat=True))
+        # parts_sent stays: a retry resumes after the last part Telegram accepted.
+        retried = retryable.update(
+            status=Message.Status.QUEUED, attempts=0, next_attempt_at=now, error="", updated_at=now
+        )
+        for destination_pk in sorted(destination_pks):
+            transaction.on_commit(partial(dispatch_destination, destination_pk=destination_pk))
+    logger.info("%s message(s) queued again by an operator", retried, extra={"message_ids": ids, "outcome": "retry"})
+    return RetryOutcome(retried=retried, unlinked=unlinked, already_sent=already_sent)

@@ -7,18 +7,18 @@ from relay import delivery
 
 
 @db_task()
-def deliver_chat_task(chat_pk: int) -> None:
-    retry_at = delivery.deliver_chat(chat_pk)
+def deliver_destination_task(destination_pk: int) -> None:
+    retry_at = delivery.deliver_destination(destination_pk)
     if retry_at is not None:
-        deliver_chat_task.schedule((chat_pk,), eta=retry_at)
+        deliver_destination_task.schedule((destination_pk,), eta=retry_at)
 
 
 @db_periodic_task(crontab(minute="*"))
 def sweep_task() -> None:
     """Re-dispatch whatever is due, so a lost task or a killed worker loses nothing."""
     delivery.release_dead_leases()
-    for chat_pk in delivery.dispatch_due():
-        deliver_chat_task(chat_pk)
+    for destination_pk in delivery.dispatch_due():
+        deliver_destination_task(destination_pk)
 
 
 @on_startup()

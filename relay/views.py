@@ -7,10 +7,16 @@ from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from relay import selectors, services
-from relay.models import Message
+from accounts.permissions import send_only_destination_id
+from relay import destinations, selectors, services
+from relay.labels import LabelInvalid, check_label
+from relay.models import Destination, Message
 from relay.serializers import (
     AcceptedOutput,
+    DestinationLinkInput,
+    DestinationLinkOutput,
+    DestinationOutput,
+    DestinationUpdateInput,
     MessageInput,
     MessageListQuery,
     MessageOutput,
@@ -20,6 +26,8 @@ from relay.serializers import (
     SentCompatQuery,
     sent_compat_json,
 )
+from relaybot import selectors as telegram_selectors
+from relaybot import services as telegram_services
 
 BAD_QUERY = OpenApiResponse(
     OpenApiTypes.OBJECT, description="A query parameter is not understood: each one named with its problems."
@@ -27,23 +35,33 @@ BAD_QUERY = OpenApiResponse(
 ErrorOutput = inline_serializer("RelayError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
 
-def _accept(request, text: str) -> Response | Message:
+def _accept(request, text: str, to: str | int | None = None) -> Response | Message:
     key = request.headers.get("Idempotency-Key", "")
     if len(key) > 255 or not key.isprintable() or not key.isascii():
         raise serializers.ValidationError({"Idempotency-Key": ["At most 255 printable ASCII characters."]})
+    only = send_only_destination_id(request.auth)
     try:
-        return services.enqueue_message(user=request.user, text=text, idempotency_key=key)
+        return services.enqueue_message(
+            user=request.user, text=text, idempotency_key=key, to=to, only_destination_id=only
+        )
     except services.QuotaExceeded as exc:
         # DRF's throttled answer: 429 with Retry-After.
         raise exceptions.Throttled(wait=exc.retry_after) from None
+    except services.DestinationNotFound:
+        body = {"detail": f"None of your destinations is called {to!r}.", "code": "destination_not_found"}
+        return Response(body, status=status.HTTP_404_NOT_FOUND)
+    except services.DestinationNotAllowed:
+        body = {"detail": "This API token may send only to its own destination.", "code": "destination_not_allowed"}
+        return Response(body, status=status.HTTP_403_FORBIDDEN)
     except services.ChatNotLinked:
         body = {
-            "detail": "No Telegram chat is linked to this account. Link one first: POST /api/v1/telegram/link/.",
+            "detail": "No Telegram chat is linked as this account's default destination. Link one first "
+            "(POST /api/v1/telegram/link/), or name a destination with `to`.",
             "code": "chat_not_linked",
         }
     except services.ChatUnreachable as exc:
         body = {
-            "detail": f"Telegram cannot reach the linked chat ({exc.reason}). Link the chat again to resume.",
+            "detail": f"Telegram cannot reach this destination ({exc.reason}). Link the chat again to resume.",
             "code": "chat_unreachable",
         }
     return Response(body, status=status.HTTP_409_CONFLICT)
@@ -64,18 +82,20 @@ QUOTA_DESCRIPTION = (
 
 
 class MessageListApi(APIView):
+    accepts_messages = True
+
     @extend_schema(
         request=MessageInput,
-        responses={202: AcceptedOutput, 409: ErrorOutput},
+        responses={202: AcceptedOutput, 403: ErrorOutput, 404: ErrorOutput, 409: ErrorOutput},
         tags=["messages"],
-        summary="Send a message to your Telegram chat",
+        summary="Send a message to one of your destinations (the default unless `to` names another)",
         description=QUOTA_DESCRIPTION,
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request):
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
-        accepted = _accept(request, data.validated_data["text"])
+        accepted = _accept(request, data.validated_data["text"], data.validated_data.get("to"))
         if isinstance(accepted, Response):
             return accepted
         return Response(AcceptedOutput(accepted).data, status=status.HTTP_202_ACCEPTED)
@@ -83,7 +103,7 @@ class MessageListApi(APIView):
     @extend_schema(
         operation_id="api_v1_messages_list",
         parameters=[MessageListQuery],
-        responses={200: MessagePageOutput, 400: BAD_QUERY},
+        responses={200: MessagePageOutput, 400: BAD_QUERY, 404: ErrorOutput},
         tags=["messages"],
         summary="Your messages, newest first",
         description=f"{api_settings.PAGE_SIZE} a page. Follow `next` for the page after: it keeps the filters "
@@ -98,7 +118,14 @@ class MessageListApi(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         starts = [params[name] for name in ("cursor", "before") if name in params]
+        destination = None
+        if "destination" in params:
+            destination = selectors.destination_named(user=request.user, to=params["destination"])
+            if destination is None:
+                body = {"detail": "None of your destinations is called that.", "code": "destination_not_found"}
+                return Response(body, status=status.HTTP_404_NOT_FOUND)
         page = selectors.message_page(
+            destination=destination,
             user=request.user,
             size=api_settings.PAGE_SIZE,
             below=min(starts, default=None),
@@ -126,9 +153,11 @@ class MessageDetailApi(APIView):
 class SentCompatApi(APIView):
     """`/message/sent` of the original assignment."""
 
+    accepts_messages = True
+
     @extend_schema(
         request=SentCompatInput,
-        responses={202: SentCompatOutput, 409: ErrorOutput},
+        responses={202: SentCompatOutput, 403: ErrorOutput, 409: ErrorOutput},
         tags=["assignment routes"],
         summary="Send a message to your Telegram chat (original route)",
         description=QUOTA_DESCRIPTION,
@@ -162,3 +191,104 @@ class SentCompatApi(APIView):
         if limit is not None:
             messages = messages[:limit]
         return StreamingHttpResponse(sent_compat_json(messages), content_type="application/json")
+
+
+LABEL_TAKEN = OpenApiResponse(ErrorOutput, description="Another of your destinations has this label.")
+
+
+class DestinationListApi(APIView):
+    @extend_schema(responses=DestinationOutput(many=True), tags=["destinations"], summary="Your destinations")
+    def get(self, request):
+        return Response(DestinationOutput(selectors.destinations_for_user(user=request.user), many=True).data)
+
+    @extend_schema(
+        request=DestinationLinkInput,
+        responses={201: DestinationLinkOutput, 409: LABEL_TAKEN},
+        tags=["destinations"],
+        summary="Link a new destination: a private chat, a group, a forum topic or a channel",
+        description="Returns a single-use code and the ways to use it: `private_link` for a private chat, "
+        "`group_link` to pick a group, and `start_command` to send in a group or topic the bot is in, or to post "
+        "in a channel where the bot is an administrator allowed to post.",
+    )
+    def post(self, request):
+        data = DestinationLinkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        label = data.validated_data.get("label", "")
+        if label:
+            _check_label(request.user, label)
+        link_code, code = telegram_services.create_link_code(user=request.user, label=label)
+        body = {
+            "code": code,
+            "label": label,
+            "expires_at": link_code.expires_at,
+            "private_link": telegram_selectors.deep_link(code),
+            "group_link": telegram_selectors.group_link(code),
+            "start_command": telegram_selectors.start_command(code),
+        }
+        return Response(DestinationLinkOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class LabelTaken(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Another of your destinations has this label."
+    default_code = "label_taken"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # As the other conflicts read: a detail and a code.
+        self.detail = {"detail": self.default_detail, "code": self.default_code}
+
+
+def _check_label(user, label: str, destination: Destination | None = None) -> None:
+    try:
+        check_label(label)
+    except LabelInvalid as exc:
+        raise serializers.ValidationError({"label": [str(exc)]}) from None
+    clash = selectors.destination_named(user=user, to=label)
+    if clash is not None and clash != destination and clash.label.lower() == label.lower():
+        raise LabelTaken
+
+
+class DestinationDetailApi(APIView):
+    def _destination(self, request, destination_id: int) -> Destination:
+        destination = selectors.destination_for_user(user=request.user, destination_id=destination_id)
+        if destination is None:
+            raise Http404
+        return destination
+
+    @extend_schema(responses=DestinationOutput, tags=["destinations"], summary="A destination")
+    def get(self, request, destination_id: int):
+        return Response(DestinationOutput(self._destination(request, destination_id)).data)
+
+    @extend_schema(
+        request=DestinationUpdateInput,
+        responses={200: DestinationOutput, 409: LABEL_TAKEN},
+        tags=["destinations"],
+        summary="Rename a destination, make it the default, or change its header, silence or bundling",
+        description="Header and silence apply to messages accepted from then on.",
+    )
+    def patch(self, request, destination_id: int):
+        destination = self._destination(request, destination_id)
+        data = DestinationUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = data.validated_data
+        if "label" in changes:
+            _check_label(request.user, changes["label"], destination)
+        try:
+            destinations.update(destination=destination, **changes)
+        except destinations.LabelTaken:
+            raise LabelTaken from None
+        return Response(DestinationOutput(destination).data)
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        tags=["destinations"],
+        summary="Remove a destination",
+        description="What is still queued for it fails, API tokens limited to it stop working, "
+        "and the bot says so in the chat.",
+    )
+    def delete(self, request, destination_id: int):
+        destination = self._destination(request, destination_id)
+        telegram_services.remove_destination(destination=destination, notify=True)
+        return Response(status=status.HTTP_204_NO_CONTENT)

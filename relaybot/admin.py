@@ -1,30 +1,6 @@
 from django.contrib import admin
 
-from relaybot.models import Chat, LinkCode
-
-
-@admin.register(Chat)
-class ChatAdmin(admin.ModelAdmin):
-    list_display = ("chat_id", "user", "username", "linked_at", "unreachable_reason")
-    search_fields = ("user__username", "username", "first_name", "=chat_id")
-    list_select_related = ("user",)
-    fields = (
-        "user",
-        "chat_id",
-        "username",
-        "first_name",
-        "language_code",
-        "linked_at",
-        "unreachable_reason",
-        "lease_token",
-        "lease_expires_at",
-    )
-    # Linking goes through the bot, and the lease belongs to the delivery
-    # workers; clearing unreachable_reason lets the account send again.
-    readonly_fields = ("user", "chat_id", "linked_at", "lease_token", "lease_expires_at")
-
-    def has_add_permission(self, request) -> bool:
-        return False
+from relaybot.models import LinkCode
 
 
 @admin.register(LinkCode)

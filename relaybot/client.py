@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-# The updates the bot acts on: text messages, and changes of its own
-# membership (a user blocking or restarting it), which Telegram sends only
-# when asked for.
-ALLOWED_UPDATES = ["message", "my_chat_member"]
+# The updates the bot acts on: text messages in private chats and groups,
+# posts in channels, and changes of its own membership (a user blocking or
+# restarting it, a group removing it), which Telegram sends only when asked for.
+ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
 
 
 @dataclass
@@ -37,8 +37,14 @@ class TelegramError(Exception):
 
     @property
     def chat_unreachable(self) -> bool:
-        """The chat itself is gone for the bot: blocked, deactivated, not found."""
-        return self.error_code == 403 or (self.error_code == 400 and "chat not found" in self.description.lower())
+        """The chat (or topic) is gone for the bot: blocked, kicked, not allowed to post, not found, topic closed."""
+        if self.error_code == 403:
+            return True
+        description = self.description.lower()
+        return self.error_code == 400 and any(
+            words in description
+            for words in ("chat not found", "need administrator rights", "topic_closed", "message thread not found")
+        )
 
 
 class TelegramNetworkError(TelegramError):
@@ -88,12 +94,21 @@ class BotClient:
     def get_me(self) -> dict:
         return self.call("getMe")
 
-    def send_message(self, chat_id: int, text: str) -> dict:
+    def send_message(self, chat_id: int, text: str, *, thread_id: int | None = None, silent: bool = False) -> dict:
         # No parse_mode: the text is shown exactly as the user sent it, so
         # `<`, `&`, `*` and `_` need no escaping and can never break a send.
-        return self.call(
-            "sendMessage", {"chat_id": chat_id, "text": text, "link_preview_options": {"is_disabled": True}}
-        )
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text, "link_preview_options": {"is_disabled": True}}
+        if thread_id is not None:
+            params["message_thread_id"] = thread_id
+        if silent:
+            params["disable_notification"] = True
+        return self.call("sendMessage", params)
+
+    def get_chat_member(self, chat_id: int, user_id: int) -> dict:
+        return self.call("getChatMember", {"chat_id": chat_id, "user_id": user_id})
+
+    def delete_message(self, chat_id: int, message_id: int) -> bool:
+        return self.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
 
     def get_updates(self, offset: int | None, timeout: int = 30) -> list[dict]:
         params = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}

@@ -3,12 +3,14 @@ from django.core.cache import caches
 from django.urls import reverse
 
 from accounts.models import User
+from relay import selectors as relay_selectors
+from relay.models import Destination
 from relaybot.client import TelegramError, get_bot
-from relaybot.models import Chat
 
 
-def chat_for_user(*, user: User) -> Chat | None:
-    return Chat.objects.filter(user=user).first()
+def chat_for_user(*, user: User) -> Destination | None:
+    """The account's private chat with the bot: where its password reset and notices go."""
+    return relay_selectors.private_destination(user=user)
 
 
 def bot_username() -> str | None:
@@ -30,6 +32,18 @@ def bot_username() -> str | None:
 def deep_link(code: str) -> str | None:
     username = bot_username()
     return f"https://t.me/{username}?start={code}" if username else None
+
+
+def group_link(code: str) -> str | None:
+    """Lets the user pick a group: Telegram adds the bot and sends `/start@<bot> <code>` there."""
+    username = bot_username()
+    return f"https://t.me/{username}?startgroup={code}" if username else None
+
+
+def start_command(code: str) -> str:
+    """What to send in a group, a topic or a channel the bot is already in."""
+    username = bot_username()
+    return f"/start@{username} {code}" if username else f"/start {code}"
 
 
 def verify_page_url() -> str:

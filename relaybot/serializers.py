@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from relaybot.models import Chat
+from relay.models import Destination
 
 
 class LinkCodeOutput(serializers.Serializer):
@@ -10,8 +10,10 @@ class LinkCodeOutput(serializers.Serializer):
 
 
 class ChatOutput(serializers.ModelSerializer):
+    first_name = serializers.CharField(source="title")
+
     class Meta:
-        model = Chat
+        model = Destination
         fields = ["chat_id", "username", "first_name", "linked_at", "unreachable_reason"]
 
 

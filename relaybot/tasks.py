@@ -6,5 +6,5 @@ from relaybot import services
 
 
 @task()
-def send_notice_task(chat_id: int, message: str) -> None:
-    services.send_notice(chat_id=chat_id, message=message)
+def send_notice_task(chat_id: int, message: str, thread_id: int | None = None) -> None:
+    services.send_notice(chat_id=chat_id, message=message, thread_id=thread_id)

@@ -11,6 +11,16 @@ TEXTS = {
         "или отправьте через API (POST /api/v1/telegram/verify/ или PATCH /bot/verify), "
         "и этот чат будет привязан к вашему аккаунту.",
         "stopped": "Чат отвязан от аккаунта {username}. Сообщения больше не будут приходить сюда.",
+        "linked_group": "Готово! Этот чат привязан к аккаунту {username} под именем «{label}». "
+        "Сообщения, отправленные через API с to={label}, будут приходить сюда.",
+        "linked_topic": "Готово! Эта тема привязана к аккаунту {username} под именем «{label}». "
+        "Сообщения, отправленные через API с to={label}, будут приходить в эту тему.",
+        "stopped_group": "Отвязано от аккаунтов: {usernames}. Сообщения больше не будут приходить сюда.",
+        "stop_not_admin": "Отвязать чат могут только администраторы группы.",
+        "group_help": "Я пересылаю сюда сообщения, отправленные через API tg-relay.\n\n"
+        "Чтобы привязать эту группу или тему, пришлите здесь /start@{bot} <код привязки> "
+        "(код — в личном кабинете, на странице «Адресаты»).\n"
+        "/stop@{bot} — отвязать (только администраторы)",
         "not_linked": "Этот чат не привязан ни к одному аккаунту.",
         "unlinked": "Чат отвязан от аккаунта {username} в личном кабинете или через API. "
         "Сообщения больше не будут приходить сюда.",
@@ -37,6 +47,16 @@ TEXTS = {
         "or submit it through the API (POST /api/v1/telegram/verify/ or PATCH /bot/verify), "
         "and this chat will be linked to your account.",
         "stopped": "This chat is no longer linked to {username}. Messages will not arrive here any more.",
+        "linked_group": "Done! This chat is linked to the account {username} as \u201c{label}\u201d. "
+        "Messages sent through the API with to={label} will arrive here.",
+        "linked_topic": "Done! This topic is linked to the account {username} as \u201c{label}\u201d. "
+        "Messages sent through the API with to={label} will arrive in this topic.",
+        "stopped_group": "Unlinked from: {usernames}. Messages will not arrive here any more.",
+        "stop_not_admin": "Only the group's administrators may unlink it.",
+        "group_help": "I forward here messages sent through the tg-relay API.\n\n"
+        "To link this group or topic, send /start@{bot} <link code> here "
+        "(the code is in your cabinet, on the Destinations page).\n"
+        "/stop@{bot} — unlink (administrators only)",
         "not_linked": "This chat is not linked to any account.",
         "unlinked": "This chat was unlinked from {username} in the cabinet or through the API. "
         "Messages will not arrive here any more.",

@@ -171,10 +171,10 @@ def test_the_schema_pattern_states_the_servers_rule(text):
 SEED = """
 from accounts.models import User
 from accounts.services import issue_token
-from relaybot.models import Chat
+from relay.models import Destination
 User.objects.filter(username="edges").delete()
 user = User.objects.create_user(username="edges", password="an unused password", name="Edges")
-Chat.objects.create(user=user, chat_id=4242)
+Destination.objects.create(user=user, label="me", kind="private", is_default=True, chat_id=4242)
 print(issue_token(user=user)[1])
 """
 LIMIT = 512 * 1024

@@ -35,11 +35,11 @@ SEED = """
 import json
 from accounts.models import User
 from accounts.services import issue_token
-from relaybot.models import Chat
+from relay.models import Destination
 tokens = {}
 for chat_id in [%(busy)d] + list(range(%(first)d, %(first)d + %(chats)d)):
     user, _ = User.objects.get_or_create(username=f"user{chat_id}", defaults={"name": f"User {chat_id}"})
-    Chat.objects.get_or_create(user=user, chat_id=chat_id)
+    Destination.objects.get_or_create(user=user, chat_id=chat_id)
     tokens[chat_id] = issue_token(user=user)[1]
 print(json.dumps(tokens))
 """

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from conftest import PASSWORD, basic_auth, client_for, link
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.tests.helpers import streamed_json
 from relaybot import services as telegram_services
-from relaybot.models import Chat, LinkCode
+from relaybot.models import LinkCode
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +135,7 @@ def message_list(w: World) -> None:
     assert not {item["id"] for item in listed.json()["results"]} & set(w.alice_message_ids)
     mine = w.bob.post("/api/v1/messages/", {"text": "bob writes"}, format="json")
     assert mine.status_code == 202
-    assert Message.objects.get(pk=mine.json()["id"]).chat.chat_id == BOB_CHAT
+    assert Message.objects.get(pk=mine.json()["id"]).destination.chat_id == BOB_CHAT
     # alice's idempotency key is hers alone: bob's request with it is a new message of his.
     replay = w.bob.post("/api/v1/messages/", {"text": "bob again"}, format="json", HTTP_IDEMPOTENCY_KEY=ALICE_KEY)
     assert replay.status_code == 202
@@ -149,7 +150,7 @@ def compat_sent(w: World) -> None:
         mine = w.bob.post(url, {"content": "bob writes"}, format="json", HTTP_IDEMPOTENCY_KEY=ALICE_KEY)
         assert mine.status_code == 202
         assert mine.json()["id"] not in w.alice_message_ids
-        assert Message.objects.get(pk=mine.json()["id"]).chat.chat_id == BOB_CHAT
+        assert Message.objects.get(pk=mine.json()["id"]).destination.chat_id == BOB_CHAT
 
 
 def telegram_link(w: World) -> None:
@@ -160,11 +161,12 @@ def telegram_link(w: World) -> None:
     assert w.bob.post("/api/v1/telegram/link/").status_code == 201
     assert LinkCode.objects.filter(user=w.alice_user, used_at__isnull=True).count() == 1
     assert w.bob.delete("/api/v1/telegram/link/").status_code == 204
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
     assert w.alice.get("/api/v1/telegram/link/").json()["chat"]["chat_id"] == ALICE_CHAT
     assert w.bob.delete("/api/v1/telegram/link/").status_code == 404
     chat = telegram_services.link_by_link_code(
-        code=alice_code, who=telegram_services.TelegramUser(chat_id=ALICE_CHAT, first_name="Alice")
+        code=alice_code,
+        chat=telegram_services.private_chat(telegram_services.TelegramUser(chat_id=ALICE_CHAT, first_name="Alice")),
     )
     assert chat.user == w.alice_user
 
@@ -177,7 +179,7 @@ def _verify(w: World, url: str, method: str, field_name: str) -> None:
     unrelated = getattr(w.bob, method)(url, {field_name: "ZZZZ2222"}, format="json")
     assert wrong.status_code == unrelated.status_code == 400
     assert wrong.json() == unrelated.json()
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
 
 
 def telegram_verify(w: World) -> None:
@@ -204,10 +206,57 @@ def account_delete(w: World) -> None:
     assert not type(w.bob_user).objects.filter(pk=w.bob_user.pk).exists()
     assert w.alice.get("/api/v1/messages/").status_code == 200
     assert list(alices.values_list("status", "error")) == before
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == w.alice_user
+
+
+def destination_list(w: World) -> None:
+    # bob lists and links only his own; `to` and the list filter never reach alice's.
+    alices = Destination.objects.get(chat_id=ALICE_CHAT)
+    assert (
+        w.alice.patch(f"/api/v1/destinations/{alices.pk}/", {"label": "alice-only"}, format="json").status_code == 200
+    )
+    alices.refresh_from_db()
+    listed = w.bob.get("/api/v1/destinations/").json()
+    assert [d["chat_id"] for d in listed] == [BOB_CHAT]
+    assert w.bob.post("/api/v1/destinations/", {"label": alices.label}, format="json").status_code == 201
+    for to in (alices.pk, str(alices.pk), "alice-only"):
+        sent = w.bob.post("/api/v1/messages/", {"text": "to alice?", "to": to}, format="json")
+        assert sent.status_code == 404, sent.content
+        assert w.bob.get("/api/v1/messages/", {"destination": to}).status_code == 404
+    assert not Message.objects.filter(destination=alices, text="to alice?").exists()
+
+
+def destination_detail(w: World) -> None:
+    alices = Destination.objects.get(chat_id=ALICE_CHAT)
+    url = f"/api/v1/destinations/{alices.pk}/"
+    assert w.bob.get(url).status_code == 404
+    assert w.bob.patch(url, {"label": "mine", "is_default": True}, format="json").status_code == 404
+    assert w.bob.delete(url).status_code == 404
+    after = Destination.objects.get(pk=alices.pk)
+    assert (after.user, after.label, after.is_default) == (w.alice_user, alices.label, True)
+
+
+def token_list(w: World) -> None:
+    # A token bob makes is his: limited to alice's destination it cannot be made at all.
+    alices = Destination.objects.get(chat_id=ALICE_CHAT)
+    made = w.bob.post("/api/v1/auth/tokens/", {"name": "ci", "scope": "send", "destination": alices.pk}, format="json")
+    assert made.status_code == 404
+    assert all(token["destination"] is None for token in w.bob.get("/api/v1/auth/tokens/").json())
+    alice_digests = set(AuthToken.objects.filter(user=w.alice_user).values_list("digest", flat=True))
+    assert not alice_digests & {token["id"] for token in w.bob.get("/api/v1/auth/tokens/").json()}
+
+
+def token_detail(w: World) -> None:
+    for digest in AuthToken.objects.filter(user=w.alice_user).values_list("digest", flat=True):
+        assert w.bob.delete(f"/api/v1/auth/tokens/{digest}/").status_code == 404
+    assert w.alice.get("/api/v1/messages/").status_code == 200
 
 
 CHECKS: dict[str, Callable[[World], None]] = {
+    "api-destinations": destination_list,
+    "api-destination": destination_detail,
+    "api-tokens": token_list,
+    "api-token-detail": token_detail,
     "api-message": message_detail,
     "api-messages": message_list,
     "compat-sent": compat_sent,

@@ -152,9 +152,9 @@ def test_a_free_slot_is_taken_and_given_back(bounded):
 SETUP = """
 import os
 from accounts.services import issue_token, register_user
-from relaybot.services import TelegramUser, link_chat
+from relaybot.services import TelegramUser, link_private_chat
 user = register_user(username=os.environ["SETUP_USERNAME"], password=os.environ["SETUP_PASSWORD"], name="Alice")
-link_chat(user=user, who=TelegramUser(chat_id=int(os.environ["SETUP_CHAT_ID"]), first_name="Alice"))
+link_private_chat(user=user, who=TelegramUser(chat_id=int(os.environ["SETUP_CHAT_ID"]), first_name="Alice"))
 _, token = issue_token(user=user)
 open(os.environ["SETUP_TOKEN_FILE"], "w").write(token)
 """

@@ -11,9 +11,8 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from conftest import ALICE_CHAT, BOB_CHAT, PASSWORD, basic_auth, link, make_due, run_sweep
 from relay import delivery
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.tests.helpers import delivered_text, post_text, texts
-from relaybot.models import Chat
 from relaybot.texts import text
 
 ACCOUNT_URL = "/api/v1/auth/account/delete/"
@@ -34,11 +33,11 @@ def test_deleting_the_account_through_the_api(
     assert response.status_code == 204
     assert not User.objects.filter(pk=alice.pk).exists()
     assert not AuthToken.objects.filter(user_id=alice.pk).exists()
-    assert not Chat.objects.filter(chat_id=ALICE_CHAT).exists()
+    assert not Destination.objects.filter(chat_id=ALICE_CHAT).exists()
     assert alice_linked.get(MESSAGES_URL).status_code == 401
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [text("ru", "account_deleted", username="alice")]
     assert bob_api.get(MESSAGES_URL).status_code == 200
-    assert Chat.objects.filter(chat_id=BOB_CHAT).exists()
+    assert Destination.objects.filter(chat_id=BOB_CHAT).exists()
 
 
 def test_http_basic_works_too_and_no_chat_is_fine(tg, alice):
@@ -56,7 +55,7 @@ def test_a_wrong_or_missing_password_deletes_nothing(tg, alice, alice_linked):
     assert missing.status_code == 400
     assert "password" in missing.json()
     assert User.objects.filter(pk=alice.pk).exists()
-    assert Chat.objects.filter(user=alice).exists()
+    assert Destination.objects.filter(user=alice).exists()
     assert tg.sent() == []
 
 
@@ -101,7 +100,7 @@ def test_messages_queued_at_deletion_are_never_delivered(tg, alice, alice_api):
 
     def worker() -> None:
         try:
-            delivery.deliver_chat(chat.pk)
+            delivery.deliver_destination(chat.pk)
         except Exception as error:  # reported below: the worker must not trip over the deletion
             errors.append(error)
         finally:

@@ -7,9 +7,9 @@ from knox.models import AuthToken
 from accounts.models import User
 from accounts.services import issue_named_token
 from conftest import ALICE_CHAT, BOB_CHAT, PASSWORD, link, make_due, run_sweep
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.services import enqueue_message
-from relaybot.models import Chat, LinkCode
+from relaybot.models import LinkCode
 from relaybot.services import create_link_code
 from relaybot.texts import text
 
@@ -48,13 +48,13 @@ def test_deleting_removes_the_account_and_all_it_had_and_tells_the_chat(
     assert not User.objects.filter(username="alice").exists()
     assert not Message.objects.filter(pk=queued.pk).exists()
     assert not AuthToken.objects.filter(user_id=alice.pk).exists()
-    assert not Chat.objects.filter(chat_id=ALICE_CHAT).exists()
+    assert not Destination.objects.filter(chat_id=ALICE_CHAT).exists()
     assert not LinkCode.objects.filter(user_id=alice.pk).exists()
     assert elsewhere.get(DASHBOARD).status_code == 302
     # bob keeps everything.
     assert Message.objects.filter(pk=bobs.pk).exists()
     assert AuthToken.objects.filter(user=bob).count() == 1
-    assert Chat.objects.filter(chat_id=BOB_CHAT, user=bob).exists()
+    assert Destination.objects.filter(chat_id=BOB_CHAT, user=bob).exists()
 
     assert [record["text"] for record in tg.sent(chat_id=ALICE_CHAT)] == [
         text("ru", "account_deleted", username="alice")
@@ -70,7 +70,7 @@ def test_a_wrong_password_deletes_nothing(tg, alice, alice_web):
     assert (response.status_code, response.url) == (303, f"{PROFILE}#delete")
     assert "This is not your password." in alice_web.get(PROFILE).content.decode()
     assert User.objects.filter(pk=alice.pk).exists()
-    assert Chat.objects.filter(user=alice).exists()
+    assert Destination.objects.filter(user=alice).exists()
     assert tg.sent() == []
 
 

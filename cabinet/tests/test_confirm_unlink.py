@@ -6,9 +6,9 @@ from knox.models import AuthToken
 
 from accounts.services import issue_named_token
 from conftest import ALICE_CHAT, link, text_update
+from relay.models import Destination
 from relaybot.bot import handle_update
-from relaybot.models import Chat
-from relaybot.services import TelegramUser, link_chat
+from relaybot.services import TelegramUser, link_private_chat
 from relaybot.texts import text
 
 DASHBOARD = reverse("cabinet:dashboard")
@@ -40,7 +40,7 @@ def test_disconnect_on_the_dashboard_only_opens_a_confirm_page(alice, alice_web)
     assert "csrfmiddlewaretoken" in body
     assert f'href="{DASHBOARD}#telegram"' in body
     # Looking at the question changes nothing.
-    assert Chat.objects.filter(user=alice).exists()
+    assert Destination.objects.filter(user=alice).exists()
 
 
 def test_the_disconnect_confirm_page_in_russian(alice, alice_web):
@@ -91,7 +91,7 @@ def test_disconnecting_in_the_cabinet_tells_the_chat_once_committed(
     with django_capture_on_commit_callbacks() as callbacks:
         response = alice_web.post(DISCONNECT)
         assert response.status_code in (302, 303)
-        assert not Chat.objects.filter(user=alice).exists()
+        assert not Destination.objects.filter(user=alice).exists()
         # Nothing is said before the unlink commits.
         assert tg.sent() == []
     for callback in callbacks:
@@ -100,7 +100,7 @@ def test_disconnecting_in_the_cabinet_tells_the_chat_once_committed(
 
 
 def test_the_bot_tells_the_chat_in_its_own_language(tg, alice, alice_web, django_capture_on_commit_callbacks):
-    link_chat(user=alice, who=TelegramUser(chat_id=ALICE_CHAT, first_name="Alice", language_code="en-GB"))
+    link_private_chat(user=alice, who=TelegramUser(chat_id=ALICE_CHAT, first_name="Alice", language_code="en-GB"))
     with django_capture_on_commit_callbacks(execute=True):
         alice_web.post(DISCONNECT)
     assert sent_texts(tg) == ["This chat was unlinked from alice in the cabinet or through the API. "
@@ -134,10 +134,10 @@ def test_a_notice_that_cannot_be_sent_leaves_the_unlink_done(
         response = alice_web.post(DISCONNECT, follow=True)
     assert response.status_code == 200
     assert "Telegram is disconnected" in response.content.decode()
-    assert not Chat.objects.filter(user=alice).exists()
+    assert not Destination.objects.filter(user=alice).exists()
     assert tg.sent() == []
 
     link(alice, ALICE_CHAT)
     with django_capture_on_commit_callbacks(execute=True):
         assert alice_api.delete(LINK_API).status_code == 204
-    assert not Chat.objects.filter(user=alice).exists()
+    assert not Destination.objects.filter(user=alice).exists()

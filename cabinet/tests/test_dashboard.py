@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import ALICE_CHAT, BOB_CHAT, link, poll_bot
-from relaybot.models import Chat
+from relay.models import Destination
 from relaybot.services import TelegramUser, issue_verification_code
 
 DASHBOARD = reverse("cabinet:dashboard")
@@ -30,7 +30,7 @@ def test_an_unlinked_account_is_offered_to_connect(alice_web, django_assert_max_
 
 def test_a_linked_account_shows_its_chat(alice, alice_web, django_assert_max_num_queries):
     chat = link(alice, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(username="alice_tg")
+    Destination.objects.filter(pk=chat.pk).update(username="alice_tg")
     with django_assert_max_num_queries(4):
         response = alice_web.get(DASHBOARD)
     html = response.content.decode()
@@ -40,7 +40,7 @@ def test_a_linked_account_shows_its_chat(alice, alice_web, django_assert_max_num
 
 def test_the_dashboard_never_shows_another_accounts_chat(alice, bob, alice_web, bob_web):
     chat = link(bob, BOB_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(username="bob_tg")
+    Destination.objects.filter(pk=chat.pk).update(username="bob_tg")
     assert "bob_tg" not in alice_web.get(DASHBOARD).content.decode()
     assert "Not connected" in alice_web.get(DASHBOARD).content.decode()
     assert "@bob_tg" in bob_web.get(DASHBOARD).content.decode()
@@ -65,7 +65,7 @@ def test_connect_shows_a_fresh_link_code_every_way(tg, alice, alice_web, django_
     # The code links the chat it is sent from, as the deep link's /start does.
     tg.user_says(ALICE_CHAT, f"/start {code}", first_name="Alice")
     poll_bot()
-    assert Chat.objects.get(user=alice).chat_id == ALICE_CHAT
+    assert Destination.objects.get(user=alice).chat_id == ALICE_CHAT
     assert "Connected to <strong>Alice</strong>" in alice_web.get(DASHBOARD).content.decode()
 
 
@@ -77,7 +77,7 @@ def test_a_verification_code_from_the_bot_links_its_chat(alice, alice_web):
     _, code = issue_verification_code(who=TelegramUser(chat_id=ALICE_CHAT, first_name="Alice", username="alice_tg"))
     response = alice_web.post(VERIFY, {"code": code.lower()})
     assert (response.status_code, response.url) == (303, DASHBOARD)
-    assert Chat.objects.get(user=alice).chat_id == ALICE_CHAT
+    assert Destination.objects.get(user=alice).chat_id == ALICE_CHAT
     page = alice_web.get(DASHBOARD).content.decode()
     assert "Telegram is connected: @alice_tg." in page
 
@@ -90,7 +90,7 @@ def test_a_wrong_verification_code_is_a_field_error(alice, alice_web):
     assert response.context["verify_form"].errors["code"] == [
         "This code is wrong, used or expired. Write to the bot for a new one."
     ]
-    assert not Chat.objects.filter(user=alice).exists()
+    assert not Destination.objects.filter(user=alice).exists()
 
 
 def test_verification_guesses_are_limited(alice, alice_web, settings):
@@ -101,7 +101,7 @@ def test_verification_guesses_are_limited(alice, alice_web, settings):
         assert "This code is wrong" in alice_web.get(DASHBOARD).content.decode()
     alice_web.post(VERIFY, {"code": code})
     assert "Too many wrong codes." in alice_web.get(DASHBOARD).content.decode()
-    assert not Chat.objects.filter(user=alice).exists()
+    assert not Destination.objects.filter(user=alice).exists()
 
 
 def test_disconnect_unlinks_only_the_own_chat(alice, bob, alice_web):
@@ -109,8 +109,8 @@ def test_disconnect_unlinks_only_the_own_chat(alice, bob, alice_web):
     link(bob, BOB_CHAT)
     response = alice_web.post(DISCONNECT)
     assert (response.status_code, response.url) == (303, DASHBOARD)
-    assert not Chat.objects.filter(user=alice).exists()
-    assert Chat.objects.filter(user=bob).exists()
+    assert not Destination.objects.filter(user=alice).exists()
+    assert Destination.objects.filter(user=bob).exists()
     assert "Telegram is disconnected." in alice_web.get(DASHBOARD).content.decode()
 
 

@@ -70,7 +70,7 @@ def test_a_failed_message_shows_its_attempts_and_last_error(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
     message = Message.objects.create(
         user=alice,
-        chat=chat,
+        destination=chat,
         header=HEADER,
         text="lost",
         status=Message.Status.FAILED,
@@ -90,7 +90,7 @@ def test_a_failed_message_shows_its_attempts_and_last_error(alice, alice_web):
 def test_a_message_half_delivered_shows_which_parts_arrived(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
     message = Message.objects.create(
-        user=alice, chat=chat, header=HEADER, text=long_text(150), parts_sent=1, telegram_message_ids=[41], attempts=1
+        user=alice, destination=chat, header=HEADER, text=long_text(150), parts_sent=1, telegram_message_ids=[41], attempts=1
     )
     html = alice_web.get(page_of(message.pk)).content.decode()
     assert "Telegram has received 1 of 3." in html
@@ -103,7 +103,7 @@ def test_a_message_half_delivered_shows_which_parts_arrived(alice, alice_web):
 def test_another_accounts_message_or_a_missing_one_is_not_found(alice, bob, alice_web):
     chat = link(bob, BOB_CHAT)
     bobs = Message.objects.create(
-        user=bob, chat=chat, header="Bob, я получил от тебя сообщение:\n", text="bob's secret"
+        user=bob, destination=chat, header="Bob, я получил от тебя сообщение:\n", text="bob's secret"
     )
     for message_id in (bobs.pk, bobs.pk + 1000, 2**63, 10**30):
         response = alice_web.get(page_of(message_id))
@@ -114,8 +114,8 @@ def test_another_accounts_message_or_a_missing_one_is_not_found(alice, bob, alic
 def test_the_list_cuts_a_long_text_and_links_to_the_whole_message(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
     text = "x" * 700 + " the end"
-    message = Message.objects.create(user=alice, chat=chat, header=HEADER, text=text)
-    short = Message.objects.create(user=alice, chat=chat, header=HEADER, text="short one")
+    message = Message.objects.create(user=alice, destination=chat, header=HEADER, text=text)
+    short = Message.objects.create(user=alice, destination=chat, header=HEADER, text="short one")
     html = alice_web.get(MESSAGES).content.decode()
     assert "the end" not in html
     assert f'<a href="{page_of(message.pk)}">The whole message (708 characters) →</a>' in html
@@ -138,8 +138,10 @@ def history(alice, bob):
         ("axb is not a.b", Message.Status.SENT),
     ]
     for text, status in rows:
-        Message.objects.create(user=alice, chat=chat, header=HEADER, text=text, status=status)
-    Message.objects.create(user=bob, chat=link(bob, BOB_CHAT), header="Bob\n", text="bob's deploy", status="sent")
+        Message.objects.create(user=alice, destination=chat, header=HEADER, text=text, status=status)
+    Message.objects.create(
+        user=bob, destination=link(bob, BOB_CHAT), header="Bob\n", text="bob's deploy", status="sent"
+    )
 
 
 def listed(client: Client, **query) -> list[str]:
@@ -176,7 +178,7 @@ def test_the_status_filter_alone_and_with_a_search(history, alice_web):
 def test_the_pages_of_a_search_keep_the_search(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
     Message.objects.bulk_create(
-        Message(user=alice, chat=chat, header=HEADER, text=f"{'match' if n % 2 else 'other'} {n:02}") for n in range(50)
+        Message(user=alice, destination=chat, header=HEADER, text=f"{'match' if n % 2 else 'other'} {n:02}") for n in range(50)
     )
     html = alice_web.get(MESSAGES, {"q": "match"}).content.decode()
     (older,) = re.findall(r'<a href="([^"]+)" rel="next">', html)
@@ -204,10 +206,10 @@ def test_chromium_finds_a_long_message_and_reads_it_whole(browser, live_server):
     header = "Reader, я получил от тебя сообщение:\n"
     text = "Закат над морем\n" + long_text(80) + "the very last line"
     Message.objects.create(
-        user=user, chat=chat, header=header, text=text, status="sent", parts_sent=2, telegram_message_ids=[7, 8]
+        user=user, destination=chat, header=header, text=text, status="sent", parts_sent=2, telegram_message_ids=[7, 8]
     )
-    Message.objects.create(user=user, chat=chat, header=header, text="закат, but queued", status="queued")
-    Message.objects.create(user=user, chat=chat, header=header, text="something else", status="sent")
+    Message.objects.create(user=user, destination=chat, header=header, text="закат, but queued", status="queued")
+    Message.objects.create(user=user, destination=chat, header=header, text="something else", status="sent")
     page = browser.new_page()
     try:
         page.goto(f"{live_server.url}/cabinet/login/")

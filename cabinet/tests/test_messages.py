@@ -72,7 +72,7 @@ def test_the_per_minute_quota_applies_to_the_page_too(tg, alice, alice_web, sett
 
 def test_the_history_is_paged_newest_first_below_an_id(alice, alice_web, django_assert_max_num_queries):
     chat = link(alice, ALICE_CHAT)
-    rows = Message.objects.bulk_create(Message(user=alice, chat=chat, text=f"note {n:02}") for n in range(25))
+    rows = Message.objects.bulk_create(Message(user=alice, destination=chat, text=f"note {n:02}") for n in range(25))
     with django_assert_max_num_queries(4) as queries:
         first = alice_web.get(MESSAGES)
     html = first.content.decode()
@@ -92,9 +92,9 @@ def test_the_history_is_paged_newest_first_below_an_id(alice, alice_web, django_
 
 def test_a_message_that_arrives_between_pages_neither_repeats_nor_hides_one(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
-    Message.objects.bulk_create(Message(user=alice, chat=chat, text=f"note {n:02}") for n in range(25))
+    Message.objects.bulk_create(Message(user=alice, destination=chat, text=f"note {n:02}") for n in range(25))
     first = alice_web.get(MESSAGES).content.decode()
-    Message.objects.create(user=alice, chat=chat, text="note 25, just now")
+    Message.objects.create(user=alice, destination=chat, text="note 25, just now")
     (older,) = re.findall(r'<a href="([^"]+)" rel="next">', first)
 
     second = alice_web.get(MESSAGES + unescape(older)).content.decode()
@@ -116,10 +116,10 @@ def test_a_page_below_no_id_is_400_with_the_way_back(alice, alice_web, before):
 
 def test_the_history_shows_statuses_and_failure_reasons(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
-    Message.objects.create(user=alice, chat=chat, text="waiting")
-    Message.objects.create(user=alice, chat=chat, text="done", status=Message.Status.SENT)
+    Message.objects.create(user=alice, destination=chat, text="waiting")
+    Message.objects.create(user=alice, destination=chat, text="done", status=Message.Status.SENT)
     Message.objects.create(
-        user=alice, chat=chat, text="lost", status=Message.Status.FAILED, error="Forbidden: bot was blocked by the user"
+        user=alice, destination=chat, text="lost", status=Message.Status.FAILED, error="Forbidden: bot was blocked by the user"
     )
     html = alice_web.get(MESSAGES).content.decode()
     assert '<span class="badge queued">queued</span>' in html
@@ -134,15 +134,17 @@ def test_the_history_shows_statuses_and_failure_reasons(alice, alice_web):
 def test_the_history_never_shows_another_accounts_messages(alice, bob, alice_web):
     link(alice, ALICE_CHAT)
     chat = link(bob, BOB_CHAT)
-    Message.objects.create(user=bob, chat=chat, text="bob's secret")
+    Message.objects.create(user=bob, destination=chat, text="bob's secret")
     assert "bob&#x27;s secret" not in alice_web.get(MESSAGES).content.decode()
     assert "bob&#x27;s secret" not in alice_web.get(DASHBOARD).content.decode()
     assert "No messages yet." in alice_web.get(MESSAGES).content.decode()
 
 
 def test_the_status_rows_hold_only_own_messages(alice, bob, alice_web, django_assert_max_num_queries):
-    mine = Message.objects.create(user=alice, chat=link(alice, ALICE_CHAT), text="mine", status=Message.Status.SENT)
-    theirs = Message.objects.create(user=bob, chat=link(bob, BOB_CHAT), text="theirs")
+    mine = Message.objects.create(
+        user=alice, destination=link(alice, ALICE_CHAT), text="mine", status=Message.Status.SENT
+    )
+    theirs = Message.objects.create(user=bob, destination=link(bob, BOB_CHAT), text="theirs")
     with django_assert_max_num_queries(3):
         response = alice_web.get(STATUS, {"id": [mine.pk, theirs.pk, "x"]})
     html = response.content.decode()

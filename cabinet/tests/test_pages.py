@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from conftest import ALICE_CHAT, PASSWORD, link
-from relaybot.models import Chat
+from relay.models import Destination
 
 DASHBOARD = reverse("cabinet:dashboard")
 LOGIN = reverse("cabinet:login")
@@ -17,7 +17,7 @@ PROFILE = reverse("cabinet:profile")
 def test_an_unreachable_chat_is_one_red_state_with_its_reason_and_reconnect(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
     reason = "Forbidden: bot was blocked by the user"
-    Chat.objects.filter(pk=chat.pk).update(username="alice_tg", unreachable_reason=reason)
+    Destination.objects.filter(pk=chat.pk).update(username="alice_tg", unreachable_reason=reason)
     html = alice_web.get(DASHBOARD).content.decode()
     assert 'class="link-status unreachable"' in html
     assert "Unreachable: Telegram cannot deliver to <strong>@alice_tg</strong>" in html
@@ -39,7 +39,7 @@ def test_an_unreachable_chat_is_one_red_state_with_its_reason_and_reconnect(alic
 
 def test_the_unreachable_state_is_translated(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(unreachable_reason="Forbidden: bot was blocked by the user")
+    Destination.objects.filter(pk=chat.pk).update(unreachable_reason="Forbidden: bot was blocked by the user")
     html = alice_web.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert ">Переподключить</button>" in html
     assert "Недоступен" in html

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import PasswordResetToken
 from conftest import ALICE_CHAT, BOB_CHAT, PASSWORD, link
+from relay.models import Destination
 from relaybot.codes import hash_code
-from relaybot.models import Chat
 
 LOGIN = reverse("cabinet:login")
 DASHBOARD = reverse("cabinet:dashboard")
@@ -117,7 +117,7 @@ def test_the_answer_is_the_same_whether_the_account_exists_or_not(tg, alice, bob
 
 def test_no_link_for_a_chat_telegram_cannot_reach(tg, alice):
     chat = link(alice, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(unreachable_reason="Forbidden: bot was blocked by the user")
+    Destination.objects.filter(pk=chat.pk).update(unreachable_reason="Forbidden: bot was blocked by the user")
     ask("alice")
     assert tg.sent() == []
     assert not PasswordResetToken.objects.exists()

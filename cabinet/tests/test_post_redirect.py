@@ -5,8 +5,8 @@ from django.urls import reverse
 from knox.models import AuthToken
 
 from conftest import ALICE_CHAT, link
-from relay.models import Message
-from relaybot.models import Chat, LinkCode
+from relay.models import Destination, Message
+from relaybot.models import LinkCode
 
 DASHBOARD = reverse("cabinet:dashboard")
 TOKENS = reverse("cabinet:tokens")
@@ -31,7 +31,7 @@ def test_a_post_only_address_opened_from_the_address_bar_goes_to_its_form(alice,
     assert (response.status_code, response.url) == (303, page)
     # Nothing happened: still linked, logged in, no code made.
     assert alice_web.get(DASHBOARD).status_code == 200
-    assert Chat.objects.get(user=alice).chat_id == ALICE_CHAT
+    assert Destination.objects.get(user=alice).chat_id == ALICE_CHAT
     assert not LinkCode.objects.exists()
 
 

@@ -24,7 +24,7 @@ ACCEPTED = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
 def message(alice):
     chat = link(alice, ALICE_CHAT)
     return Message.objects.create(
-        user=alice, chat=chat, text="on time", created_at=ACCEPTED, status="sent", sent_at=ACCEPTED
+        user=alice, destination=chat, text="on time", created_at=ACCEPTED, status="sent", sent_at=ACCEPTED
     )
 
 

@@ -32,7 +32,7 @@ def retry_now(admin_client, *messages: Message):
 
 def failed_message(user, chat, text="Hello", **fields) -> Message:
     values = {"status": Message.Status.FAILED, "attempts": 12, "error": "Gave up after 12 attempts: 502: Bad Gateway"}
-    return Message.objects.create(user=user, chat=chat, header=HEADER, text=text, **{**values, **fields})
+    return Message.objects.create(user=user, destination=chat, header=HEADER, text=text, **{**values, **fields})
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_retry_now_resumes_after_the_parts_already_delivered(tg, alice, chat, ad
 def test_retry_now_does_not_wait_out_a_queued_messages_backoff(tg, alice, chat, admin_client):
     waiting = Message.objects.create(
         user=alice,
-        chat=chat,
+        destination=chat,
         header=HEADER,
         text="Later",
         attempts=4,
@@ -110,7 +110,7 @@ def test_retry_now_reports_a_message_whose_chat_was_unlinked(tg, alice, chat, ad
     message = failed_message(alice, chat)
     telegram_services.unlink_chat(user=alice)
     message.refresh_from_db()
-    assert message.chat is None
+    assert message.destination is None
 
     notices = retry_now(admin_client, message)
 
@@ -124,7 +124,7 @@ def test_retry_now_reports_a_message_whose_chat_was_unlinked(tg, alice, chat, ad
 def test_retry_now_leaves_a_sent_message_alone(tg, alice, chat, admin_client):
     sent = Message.objects.create(
         user=alice,
-        chat=chat,
+        destination=chat,
         header=HEADER,
         text="Done",
         status=Message.Status.SENT,
@@ -199,9 +199,9 @@ def test_a_messages_delivery_record_is_read_only(alice, chat, admin_client):
     assert admin_client.get(f"{MESSAGES_ADMIN}add/").status_code == 403
 
 
-def test_chat_list_shows_chats_and_finds_them_by_user_or_chat_id(alice, chat, admin_client):
-    by_user = admin_client.get("/admin/telegram/chat/", {"q": "alice"})
-    by_chat_id = admin_client.get("/admin/telegram/chat/", {"q": str(ALICE_CHAT)})
+def test_destination_list_shows_destinations_and_finds_them_by_user_or_chat_id(alice, chat, admin_client):
+    by_user = admin_client.get("/admin/relay/destination/", {"q": "alice"})
+    by_chat_id = admin_client.get("/admin/relay/destination/", {"q": str(ALICE_CHAT)})
 
     assert by_user.status_code == by_chat_id.status_code == 200
     assert list(by_user.context["cl"].result_list) == [chat]

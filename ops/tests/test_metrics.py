@@ -48,7 +48,7 @@ def changes(before: dict, after: dict) -> dict:
 
 def queued_at(user, chat, created_at, status=Message.Status.QUEUED) -> Message:
     return Message.objects.create(
-        user=user, chat=chat, text="hi", status=status, created_at=created_at, next_attempt_at=created_at
+        user=user, destination=chat, text="hi", status=status, created_at=created_at, next_attempt_at=created_at
     )
 
 

@@ -21,7 +21,7 @@ def message(user, chat, status, age: timedelta, sent_age: timedelta | None = Non
     created = NOW - age
     sent_at = NOW - (sent_age if sent_age is not None else age) if status == Message.Status.SENT else None
     return Message.objects.create(
-        user=user, chat=chat, text=f"{status} {age}", status=status, created_at=created, sent_at=sent_at
+        user=user, destination=chat, text=f"{status} {age}", status=status, created_at=created, sent_at=sent_at
     )
 
 
@@ -74,7 +74,7 @@ def test_processed_update_ids_are_forgotten_after_two_days_even_with_retention_o
 def test_the_daily_task_prunes(settings, alice, chat):
     settings.MESSAGE_RETENTION_DAYS = 1
     old = Message.objects.create(
-        user=alice, chat=chat, text="old", status=Message.Status.SENT, sent_at=timezone.now() - timedelta(days=2)
+        user=alice, destination=chat, text="old", status=Message.Status.SENT, sent_at=timezone.now() - timedelta(days=2)
     )
 
     prune_task()

@@ -10,9 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE_CHAT, basic_auth, link
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.tests.helpers import MESSAGES_URL, get_message, post_text
-from relaybot.models import Chat
 
 
 def test_accepted_message_answers_202_with_id_text_created_at_and_queued(alice_linked, alice):
@@ -20,14 +19,14 @@ def test_accepted_message_answers_202_with_id_text_created_at_and_queued(alice_l
 
     assert response.status_code == 202
     body = response.json()
-    assert set(body) == {"id", "text", "created_at", "status"}
+    assert set(body) == {"id", "destination", "text", "created_at", "status"}
     assert body["text"] == "Hello"
     assert body["status"] == "queued"
     assert datetime.fromisoformat(body["created_at"]).tzinfo is not None
     message = Message.objects.get(pk=body["id"])
     assert message.user == alice
     assert message.text == "Hello"
-    assert message.chat.chat_id == ALICE_CHAT
+    assert message.destination.chat_id == ALICE_CHAT
 
 
 def test_text_is_stored_exactly_as_sent(alice_linked):
@@ -164,16 +163,17 @@ def test_message_is_accepted_while_telegram_fails(tg, alice, alice_api):
     assert tg.sent() == []
 
 
-# The token with its account and chat; then one transaction for the quota's
-# count and the INSERT (SQLite's BEGIN IMMEDIATE takes the write lock; on
-# PostgreSQL a BEGIN, then the account's advisory lock), and its COMMIT.
-# Every further query on this path costs throughput (docs/benchmarks.md).
-ACCEPT_QUERIES = {"sqlite": 5, "postgresql": 6}
+# The token with its account and scope; the destination (the default, or the
+# one `to` names); then one transaction for the quota's count and the INSERT
+# (SQLite's BEGIN IMMEDIATE takes the write lock; on PostgreSQL a BEGIN, then
+# the account's advisory lock), and its COMMIT. Every further query on this
+# path costs throughput (docs/benchmarks.md).
+ACCEPT_QUERIES = {"sqlite": 6, "postgresql": 7}
 
 
 def book_a_turn_later() -> None:
     """The chat waits for a turn an hour away: accepting then dispatches nothing, so no delivery runs in the count."""
-    Chat.objects.update(next_turn_at=timezone.now() + timedelta(hours=1))
+    Destination.objects.update(next_turn_at=timezone.now() + timedelta(hours=1))
 
 
 # Transactional, as in production: inside a test's transaction the

@@ -149,13 +149,13 @@ def test_wrong_basic_password_is_401(alice):
 
 def add_history(user, count: int) -> list[Message]:
     """Rows straight in the table, oldest first, a few seconds apart; some whole seconds, some not."""
-    chat = Message._meta.get_field("chat").related_model.objects.filter(user=user).first()
+    chat = Message._meta.get_field("destination").related_model.objects.filter(user=user).first()
     start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     texts = ['quote " backslash \\ tab \t', "строка\nвторая 🚀", "<b>&</b>", "line\u2028separator", "x" * 300]
     return Message.objects.bulk_create(
         Message(
             user=user,
-            chat=chat,
+            destination=chat,
             text=f"{index}: {texts[index % len(texts)]}",
             status=["queued", "sent", "failed"][index % 3],
             created_at=start + timedelta(seconds=3 * index, microseconds=(index % 2) * 1234),

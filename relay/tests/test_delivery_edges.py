@@ -19,19 +19,18 @@ from django.utils import timezone
 
 from conftest import ALICE_CHAT, BOB_CHAT, link, make_due, make_user, run_sweep
 from relay import delivery, pacing
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.splitting import format_header
 from relay.tests.helpers import LINK_URL, delivered_text, get_message, post_text, stored, texts
 from relay.tests.test_lease_loss import failed_total
 from relaybot.client import BotClient, TelegramError
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def queue(user, chat: Chat, text: str = "Hello", **fields) -> Message:
+def queue(user, chat: Destination, text: str = "Hello", **fields) -> Message:
     """A message stored as accepted but not dispatched: only what the test runs delivers it."""
-    return Message.objects.create(user=user, chat=chat, header=format_header(user.name), text=text, **fields)
+    return Message.objects.create(user=user, destination=chat, header=format_header(user.name), text=text, **fields)
 
 
 # -- what a refusal fails ----------------------------------------------------------------
@@ -112,7 +111,7 @@ def test_a_429_asking_for_a_second_or_less_pauses_the_chat_one_second(tg, alice_
     body = post_text(alice_linked, "Hello")
 
     after = timezone.now()
-    paused_until = Chat.objects.get(chat_id=ALICE_CHAT).paused_until
+    paused_until = Destination.objects.get(chat_id=ALICE_CHAT).paused_until
     assert before + timedelta(seconds=1) <= paused_until <= after + timedelta(seconds=1)
     assert stored(body["id"]).next_attempt_at == paused_until
 
@@ -121,12 +120,12 @@ def test_a_send_telegram_takes_clears_the_chats_unreachable_mark(tg, alice):
     chat = link(alice, ALICE_CHAT)
     message = queue(alice, chat)
     # Marked while the message waited; Telegram takes it all the same (the user unblocked the bot meanwhile).
-    Chat.objects.filter(pk=chat.pk).update(unreachable_reason="Forbidden: bot was blocked by the user")
+    Destination.objects.filter(pk=chat.pk).update(unreachable_reason="Forbidden: bot was blocked by the user")
 
-    delivery.deliver_chat(chat.pk)
+    delivery.deliver_destination(chat.pk)
 
     assert stored(message.pk).status == Message.Status.SENT
-    assert Chat.objects.get(pk=chat.pk).unreachable_reason == ""
+    assert Destination.objects.get(pk=chat.pk).unreachable_reason == ""
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
 
 
@@ -137,24 +136,24 @@ def test_holding_a_free_chat_takes_it_from_delivery(tg, alice):
     chat = link(alice, ALICE_CHAT)
     message = queue(alice, chat)
 
-    assert delivery.hold_chat(chat.pk, wait=1) is True
+    assert delivery.hold_destination(chat.pk, wait=1) is True
 
-    assert delivery.deliver_chat(chat.pk) is None
+    assert delivery.deliver_destination(chat.pk) is None
     assert stored(message.pk).status == Message.Status.QUEUED
 
 
 def test_holding_a_chat_whose_send_outlasts_the_wait_gives_up(tg, alice):
     chat, _ = held_by(alice, "a-send-under-way")
 
-    assert delivery.hold_chat(chat.pk, wait=0.2) is False
-    assert Chat.objects.get(pk=chat.pk).lease_token == "a-send-under-way"
+    assert delivery.hold_destination(chat.pk, wait=0.2) is False
+    assert Destination.objects.get(pk=chat.pk).lease_token == "a-send-under-way"
 
 
 def test_holding_a_chat_that_is_gone_is_done(tg, alice):
     chat = link(alice, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).delete()
+    Destination.objects.filter(pk=chat.pk).delete()
 
-    assert delivery.hold_chat(chat.pk, wait=0.2) is True
+    assert delivery.hold_destination(chat.pk, wait=0.2) is True
 
 
 @pytest.fixture
@@ -162,7 +161,7 @@ def long_refusals(monkeypatch):
     """Telegram, or an error of our own, with a reason far longer than a message's error field."""
     reasons = {}
 
-    def send(self, chat_id, text):
+    def send(self, chat_id, text, **options):
         kind = reasons["kind"]
         if kind == "unreachable":
             raise TelegramError(description="Forbidden: " + "x" * 600, error_code=403)
@@ -204,11 +203,11 @@ def lease_seen_at_each_send(monkeypatch) -> list[float]:
     chat_ready_at, acquire_send_slot = pacing.chat_ready_at, pacing.acquire_send_slot
 
     def nearly_over(chat):
-        Chat.objects.filter(pk=chat.pk).update(lease_expires_at=timezone.now() + timedelta(seconds=1))
+        Destination.objects.filter(pk=chat.pk).update(lease_expires_at=timezone.now() + timedelta(seconds=1))
         return chat_ready_at(chat)
 
     def noting_the_lease(timeout: float = 5.0) -> bool:
-        expires = Chat.objects.get(chat_id=ALICE_CHAT).lease_expires_at
+        expires = Destination.objects.get(chat_id=ALICE_CHAT).lease_expires_at
         seen.append((expires - timezone.now()).total_seconds())
         return acquire_send_slot(timeout)
 
@@ -227,7 +226,7 @@ def test_a_lease_too_short_for_a_send_is_renewed_before_it(
     chat = link(alice, ALICE_CHAT)
     messages = [queue(alice, chat, f"message {number}") for number in range(3)]
 
-    assert delivery.deliver_chat(chat.pk) is None
+    assert delivery.deliver_destination(chat.pk) is None
 
     assert all(stored(message.pk).status == Message.Status.SENT for message in messages)
     assert len(lease_seen_at_each_send) == 3
@@ -235,7 +234,7 @@ def test_a_lease_too_short_for_a_send_is_renewed_before_it(
         assert all(lease_seconds - 5 < left <= lease_seconds for left in lease_seen_at_each_send)
     else:
         assert all(left <= 1 for left in lease_seen_at_each_send)
-    assert Chat.objects.get(pk=chat.pk).lease_token == ""
+    assert Destination.objects.get(pk=chat.pk).lease_token == ""
 
 
 def test_the_shortest_lease_allowed_is_a_slots_wait_four_timeouts_and_a_margin(settings):
@@ -256,15 +255,15 @@ def test_a_lease_token_fits_its_column(tg, alice, monkeypatch):
     acquire_send_slot = pacing.acquire_send_slot
 
     def noting_the_token(timeout: float = 5.0) -> bool:
-        tokens.append(Chat.objects.get(pk=chat.pk).lease_token)
+        tokens.append(Destination.objects.get(pk=chat.pk).lease_token)
         return acquire_send_slot(timeout)
 
     monkeypatch.setattr(pacing, "acquire_send_slot", noting_the_token)
 
-    delivery.deliver_chat(chat.pk)
+    delivery.deliver_destination(chat.pk)
 
     assert len(tokens) == 1
-    assert 0 < len(tokens[0]) <= Chat._meta.get_field("lease_token").max_length
+    assert 0 < len(tokens[0]) <= Destination._meta.get_field("lease_token").max_length
 
 
 def test_with_no_send_slot_in_time_the_chat_is_looked_at_again_a_second_later(tg, alice, monkeypatch):
@@ -273,7 +272,7 @@ def test_with_no_send_slot_in_time_the_chat_is_looked_at_again_a_second_later(tg
     monkeypatch.setattr(pacing, "acquire_send_slot", lambda timeout=5.0: False)
     before = timezone.now()
 
-    retry_at = delivery.deliver_chat(chat.pk)
+    retry_at = delivery.deliver_destination(chat.pk)
 
     after = timezone.now()
     assert before + timedelta(seconds=1) <= retry_at <= after + timedelta(seconds=1)
@@ -290,17 +289,17 @@ def test_a_worker_whose_lease_was_taken_over_before_a_send_sends_nothing(tg, ali
     def taken_over(each):
         # Meanwhile the lease ran out and another worker claimed the chat.
         expires = timezone.now() + timedelta(minutes=5)
-        Chat.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
+        Destination.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
         return chat_ready_at(each)
 
     monkeypatch.setattr(pacing, "chat_ready_at", taken_over)
 
-    assert delivery.deliver_chat(chat.pk) is None
+    assert delivery.deliver_destination(chat.pk) is None
 
     assert tg.sent() == []
     assert stored(message.pk).status == Message.Status.QUEUED
     # The other worker's lease is left to it.
-    assert Chat.objects.get(pk=chat.pk).lease_token == "other"
+    assert Destination.objects.get(pk=chat.pk).lease_token == "other"
 
 
 def test_a_message_accepted_while_its_chat_was_held_is_delivered_before_letting_go(tg, alice_linked, monkeypatch):
@@ -336,37 +335,39 @@ def second_message_waits_a_second(tg, alice, settings):
 def test_a_turn_booked_sooner_by_another_task_is_left_to_it(second_message_waits_a_second, bob):
     chat, (first, second) = second_message_waits_a_second
     sooner = timezone.now() + timedelta(milliseconds=500)
-    Chat.objects.filter(pk=chat.pk).update(next_turn_at=sooner)
+    Destination.objects.filter(pk=chat.pk).update(next_turn_at=sooner)
     # Another chat's turn has come: that is no reason to look at this one again.
     bobs = link(bob, BOB_CHAT)
-    Chat.objects.filter(pk=bobs.pk).update(next_turn_at=timezone.now() - timedelta(seconds=1))
+    Destination.objects.filter(pk=bobs.pk).update(next_turn_at=timezone.now() - timedelta(seconds=1))
 
-    assert delivery.deliver_chat(chat.pk) is None
+    assert delivery.deliver_destination(chat.pk) is None
 
     assert stored(first.pk).status == Message.Status.SENT
     assert stored(second.pk).status == Message.Status.QUEUED
-    assert Chat.objects.get(pk=chat.pk).next_turn_at == sooner
+    assert Destination.objects.get(pk=chat.pk).next_turn_at == sooner
 
 
 def test_a_turn_whose_time_came_while_the_chat_was_held_is_taken_over(second_message_waits_a_second, monkeypatch):
     chat, (first, second) = second_message_waits_a_second
     sooner = timezone.now() + timedelta(milliseconds=500)
-    Chat.objects.filter(pk=chat.pk).update(next_turn_at=sooner)
+    Destination.objects.filter(pk=chat.pk).update(next_turn_at=sooner)
     release = delivery._release
 
     def the_booked_time_passes(lease):
         # The other task's time comes while this worker holds the chat: it finds the chat taken and gives up.
-        Chat.objects.filter(pk=chat.pk, next_turn_at=sooner).update(next_turn_at=timezone.now() - timedelta(seconds=1))
+        Destination.objects.filter(pk=chat.pk, next_turn_at=sooner).update(
+            next_turn_at=timezone.now() - timedelta(seconds=1)
+        )
         release(lease)
 
     monkeypatch.setattr(delivery, "_release", the_booked_time_passes)
 
-    retry_at = delivery.deliver_chat(chat.pk)
+    retry_at = delivery.deliver_destination(chat.pk)
 
     # This call books the next turn itself, for when the second message may go.
-    last_sent_at = Chat.objects.get(pk=chat.pk).last_sent_at
+    last_sent_at = Destination.objects.get(pk=chat.pk).last_sent_at
     assert retry_at == last_sent_at + timedelta(seconds=1)
-    assert Chat.objects.get(pk=chat.pk).next_turn_at == retry_at
+    assert Destination.objects.get(pk=chat.pk).next_turn_at == retry_at
     assert stored(second.pk).status == Message.Status.QUEUED
 
 
@@ -378,26 +379,26 @@ def test_a_worker_that_lost_the_chat_books_no_turn_for_it(second_message_waits_a
         if stored(first.pk).status == Message.Status.SENT:
             # Its lease ran out after the first send was recorded, and another worker claimed the chat.
             expires = timezone.now() + timedelta(minutes=5)
-            Chat.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
+            Destination.objects.filter(pk=each.pk).update(lease_token="other", lease_expires_at=expires)
         return chat_ready_at(each)
 
     monkeypatch.setattr(pacing, "chat_ready_at", taken_over_after_the_first_send)
 
-    assert delivery.deliver_chat(chat.pk) is None
+    assert delivery.deliver_destination(chat.pk) is None
 
-    held = Chat.objects.get(pk=chat.pk)
+    held = Destination.objects.get(pk=chat.pk)
     assert (held.lease_token, held.next_turn_at) == ("other", None)
 
 
 def test_a_booked_turn_whose_time_passed_is_booked_anew(second_message_waits_a_second):
     # A worker killed after booking a turn left it behind.
     chat, _ = second_message_waits_a_second
-    Chat.objects.filter(pk=chat.pk).update(next_turn_at=timezone.now() - timedelta(minutes=1))
+    Destination.objects.filter(pk=chat.pk).update(next_turn_at=timezone.now() - timedelta(minutes=1))
 
-    retry_at = delivery.deliver_chat(chat.pk)
+    retry_at = delivery.deliver_destination(chat.pk)
 
     assert retry_at is not None
-    assert Chat.objects.get(pk=chat.pk).next_turn_at == retry_at
+    assert Destination.objects.get(pk=chat.pk).next_turn_at == retry_at
 
 
 # -- taking over the leases of processes that are gone ------------------------------------
@@ -409,9 +410,9 @@ def dead_pid() -> int:
     return gone.pid
 
 
-def held_by(user, token: str, *, for_seconds: float = 300) -> tuple[Chat, Message]:
+def held_by(user, token: str, *, for_seconds: float = 300) -> tuple[Destination, Message]:
     chat = link(user, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(
+    Destination.objects.filter(pk=chat.pk).update(
         lease_token=token, lease_expires_at=timezone.now() + timedelta(seconds=for_seconds)
     )
     return chat, queue(user, chat)
@@ -435,7 +436,7 @@ def test_a_lease_not_known_to_be_dead_is_left_to_its_holder(tg, alice, alice_api
 
     assert tg.sent() == []
     assert get_message(alice_api, message.pk)["status"] == "queued"
-    assert Chat.objects.get(pk=chat.pk).lease_token == token
+    assert Destination.objects.get(pk=chat.pk).lease_token == token
 
 
 @pytest.mark.parametrize(
@@ -450,7 +451,7 @@ def test_a_lease_of_a_process_of_this_machine_that_is_gone_is_freed(tg, alice, a
 
     assert delivery.release_dead_leases() == 1
 
-    assert Chat.objects.get(pk=chat.pk).lease_token == ""
+    assert Destination.objects.get(pk=chat.pk).lease_token == ""
     run_sweep()
     assert get_message(alice_api, message.pk)["status"] == "sent"
 
@@ -477,12 +478,12 @@ def test_every_freed_lease_is_counted(tg, alice, bob):
     for user, chat_id in ((alice, ALICE_CHAT), (bob, BOB_CHAT)):
         chat = link(user, chat_id)
         expires = timezone.now() + timedelta(minutes=5)
-        Chat.objects.filter(pk=chat.pk).update(
+        Destination.objects.filter(pk=chat.pk).update(
             lease_token=f"{delivery._HOST}:{gone}:aaaaaa:{chat_id}", lease_expires_at=expires
         )
 
     assert delivery.release_dead_leases() == 2
-    assert list(Chat.objects.values_list("lease_token", flat=True)) == ["", ""]
+    assert list(Destination.objects.values_list("lease_token", flat=True)) == ["", ""]
 
 
 def test_a_lease_claimed_anew_while_the_sweep_looked_at_the_old_one_is_kept(tg, alice, monkeypatch):
@@ -491,18 +492,18 @@ def test_a_lease_claimed_anew_while_the_sweep_looked_at_the_old_one_is_kept(tg, 
 
     def claimed_meanwhile(token):
         # The old lease's holder is gone, and a live worker has just claimed the chat.
-        Chat.objects.filter(pk=chat.pk).update(lease_token="new-holder")
+        Destination.objects.filter(pk=chat.pk).update(lease_token="new-holder")
         return holder_alive(token)
 
     monkeypatch.setattr(delivery, "_holder_alive", claimed_meanwhile)
 
     assert delivery.release_dead_leases() == 0
-    assert Chat.objects.get(pk=chat.pk).lease_token == "new-holder"
+    assert Destination.objects.get(pk=chat.pk).lease_token == "new-holder"
 
 
 def test_a_message_whose_chat_is_gone_is_failed_and_counted_by_the_sweep(tg, alice, alice_api, client):
     long_ago = timezone.now() - timedelta(days=1)
-    message = Message.objects.create(user=alice, chat=None, text="Hello", updated_at=long_ago)
+    message = Message.objects.create(user=alice, destination=None, text="Hello", updated_at=long_ago)
     failed_before = failed_total(client)
 
     run_sweep()
@@ -529,7 +530,7 @@ def test_the_sweep_dispatches_exactly_the_chats_whose_turn_it_is(db, monkeypatch
     def chat_with(name: str, chat_id: int, statuses=("queued",), next_attempt_at=earlier, **chat_fields) -> int:
         user = make_user(name, name.title())
         chat = link(user, chat_id)
-        Chat.objects.filter(pk=chat.pk).update(**chat_fields)
+        Destination.objects.filter(pk=chat.pk).update(**chat_fields)
         for status in statuses:
             queue(user, chat, status=status, next_attempt_at=next_attempt_at)
         return chat.pk

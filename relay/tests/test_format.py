@@ -4,7 +4,7 @@ import pytest
 
 from conftest import ALICE_CHAT, client_for, link, make_user
 from relay.tests.helpers import get_message, post_text, stored, texts
-from relaybot.services import TelegramUser, link_chat
+from relaybot.services import TelegramUser, link_private_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +34,7 @@ def test_message_arrives_as_name_header_then_the_text(tg, alice, alice_api):
 
 def test_header_uses_the_registration_name_not_the_telegram_name(tg):
     user = make_user("anna", "Анна-Мария <Q&A>")
-    link_chat(user=user, who=TelegramUser(chat_id=ALICE_CHAT, username="anna_tg", first_name="Annie"))
+    link_private_chat(user=user, who=TelegramUser(chat_id=ALICE_CHAT, username="anna_tg", first_name="Annie"))
 
     record = deliver(tg, client_for(user), "Привет")
 

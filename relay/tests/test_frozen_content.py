@@ -8,7 +8,7 @@ from accounts.services import change_name
 from conftest import ALICE_CHAT, client_for, make_due, make_user, run_sweep
 from relay.splitting import format_header, split_message
 from relay.tests.helpers import delivered_text, get_message, post_text, texts
-from relaybot.services import TelegramUser, link_chat
+from relaybot.services import TelegramUser, link_private_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +29,7 @@ TEXT = "".join(f"w{number:04} " for number in range(700))[:4064]
 )
 def test_a_rename_between_the_parts_of_a_long_message_changes_none_of_it(tg, new_name):
     user = make_user("nadia", LONG_NAME)
-    link_chat(user=user, who=TelegramUser(chat_id=ALICE_CHAT, first_name="Nadia"))
+    link_private_chat(user=user, who=TelegramUser(chat_id=ALICE_CHAT, first_name="Nadia"))
     api = client_for(user)
     assert len(split_message(LONG_NAME, TEXT)) == 2
     assert split_message(new_name, TEXT)[1:] != split_message(LONG_NAME, TEXT)[1:]
@@ -74,4 +74,4 @@ def test_messages_stored_before_headers_were_get_their_accounts_name(alice):
     finally:
         # The later migrations too, as the tests after this one expect.
         executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes("relay"))
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -20,7 +20,7 @@ def add_history(user, count: int, text: str = "message {n}") -> list[Message]:
     return Message.objects.bulk_create(
         Message(
             user=user,
-            chat=chat,
+            destination=chat,
             text=text.format(n=n),
             status=STATUSES[n % 3],
             created_at=START + timedelta(minutes=n),

@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 import relaybot.client
 from conftest import ALICE_CHAT
 from relay import delivery
+from relay.models import Destination
 from relay.splitting import split_message
 from relay.tests.helpers import LINK_URL, get_message, post_text, texts
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,10 +33,12 @@ LONG_TEXT = "\n".join(f"line {number} " + "x" * 60 for number in range(100))
 
 def queue_without_delivering(api, text: str) -> dict:
     """POST while another worker holds the chat, so nothing is sent yet; the chat is free again afterwards."""
-    chat = Chat.objects.get(chat_id=ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(lease_token="other", lease_expires_at=timezone.now() + timedelta(minutes=5))
+    chat = Destination.objects.get(chat_id=ALICE_CHAT)
+    Destination.objects.filter(pk=chat.pk).update(
+        lease_token="other", lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
     body = post_text(api, text)
-    Chat.objects.filter(pk=chat.pk).update(lease_token="", lease_expires_at=None)
+    Destination.objects.filter(pk=chat.pk).update(lease_token="", lease_expires_at=None)
     return body
 
 
@@ -66,21 +68,21 @@ def test_a_worker_that_lost_its_lease_during_a_send_records_nothing(tg, alice_li
     parts = split_message("Alice", LONG_TEXT)
     assert len(parts) == 2
     body = queue_without_delivering(alice_linked, LONG_TEXT)
-    chat_pk = Chat.objects.get(chat_id=ALICE_CHAT).pk
+    chat_pk = Destination.objects.get(chat_id=ALICE_CHAT).pk
     # The first worker's first part takes Telegram 2 s to answer.
     tg.add_fault(kind="slow", delay=2)
-    first_worker = in_a_thread(lambda: delivery.deliver_chat(chat_pk))
+    first_worker = in_a_thread(lambda: delivery.deliver_destination(chat_pk))
     wait_until_telegram_has(tg, 1)
 
     # Meanwhile its lease runs out (the test stands in for the clock), and a second worker takes the chat over.
-    Chat.objects.filter(pk=chat_pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    delivery.deliver_chat(chat_pk)
+    Destination.objects.filter(pk=chat_pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    delivery.deliver_destination(chat_pk)
     assert get_message(alice_linked, body["id"])["status"] == "sent"
     first_worker.join()
 
     # The first worker's late answer changed nothing: the message stays sent, its second part went once.
     assert get_message(alice_linked, body["id"])["status"] == "sent"
-    delivery.deliver_chat(chat_pk)
+    delivery.deliver_destination(chat_pk)
     sent = Counter(texts(tg.sent(chat_id=ALICE_CHAT)))
     # The first part twice: the first worker's request had reached Telegram before its lease ran out.
     assert sent == {parts[0]: 2, parts[1]: 1}
@@ -108,11 +110,11 @@ def one_attempt_of_one_second(settings, monkeypatch):
 
 def test_a_failure_is_counted_once_when_an_unlink_races_the_send(tg, alice_linked, client, one_attempt_of_one_second):
     body = queue_without_delivering(alice_linked, "Hello")
-    chat_pk = Chat.objects.get(chat_id=ALICE_CHAT).pk
+    chat_pk = Destination.objects.get(chat_id=ALICE_CHAT).pk
     failed_before = failed_total(client)
     # Telegram answers after 3 s; the worker gives up after 1 s, and with one attempt allowed, fails the message.
     tg.add_fault(kind="slow", delay=3)
-    worker = in_a_thread(lambda: delivery.deliver_chat(chat_pk))
+    worker = in_a_thread(lambda: delivery.deliver_destination(chat_pk))
     wait_until_telegram_has(tg, 1)
 
     # While the send waits, the user unlinks the chat: that fails the message.

@@ -7,19 +7,18 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE_CHAT, link, make_due, run_sweep
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.tests.helpers import MESSAGES_URL, get_message, message_url, post_text
-from relaybot.models import Chat
 
 ITEM_FIELDS = {"id", "text", "status", "created_at", "sent_at", "error"}
 
 
 def add_messages(user, count: int) -> list[Message]:
     """Rows straight in the table, one minute apart, oldest first."""
-    chat = Chat.objects.filter(user=user).first()
+    chat = Destination.objects.filter(user=user).first()
     start = timezone.now() - timedelta(days=1)
     return Message.objects.bulk_create(
-        Message(user=user, chat=chat, text=f"message {index}", created_at=start + timedelta(minutes=index))
+        Message(user=user, destination=chat, text=f"message {index}", created_at=start + timedelta(minutes=index))
         for index in range(count)
     )
 

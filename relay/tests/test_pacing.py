@@ -9,11 +9,10 @@ from huey.contrib.djhuey import HUEY
 
 from conftest import ALICE_CHAT, BOB_CHAT, client_for, link, make_due, make_user, run_sweep
 from relay import pacing
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.splitting import format_header
-from relay.tasks import deliver_chat_task
+from relay.tasks import deliver_destination_task
 from relay.tests.helpers import delivered_text, get_message, post_text, stored, texts
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,12 +34,12 @@ def carol_linked(db):
 
 def queue_directly(user, count: int) -> list[Message]:
     """A backlog that was accepted earlier and is waiting in the queue."""
-    chat = Chat.objects.get(user=user)
+    chat = Destination.objects.get(user=user)
     now = timezone.now()
     return Message.objects.bulk_create(
         Message(
             user=user,
-            chat=chat,
+            destination=chat,
             header=format_header(user.name),
             text=f"backlog {number}",
             created_at=now,
@@ -59,7 +58,7 @@ def test_a_chat_gets_one_message_per_interval(tg, one_second_apart, alice_linked
     assert get_message(alice_linked, first["id"])["status"] == "sent"
     assert get_message(alice_linked, second["id"])["status"] == "queued"
     # The chat is not ready again until its interval has passed since the last send.
-    chat = Chat.objects.get(chat_id=ALICE_CHAT)
+    chat = Destination.objects.get(chat_id=ALICE_CHAT)
     assert pacing.chat_ready_at(chat) == chat.last_sent_at + timedelta(seconds=1)
     # And a task is booked to look at it then.
     assert chat.next_turn_at == chat.last_sent_at + timedelta(seconds=1)
@@ -68,7 +67,7 @@ def test_a_chat_gets_one_message_per_interval(tg, one_second_apart, alice_linked
     assert len(tg.sent(chat_id=ALICE_CHAT)) == 1
 
     # A second passes: for the chat's last send, and for the turn booked for it then.
-    Chat.objects.filter(pk=chat.pk).update(
+    Destination.objects.filter(pk=chat.pk).update(
         last_sent_at=F("last_sent_at") - timedelta(seconds=1), next_turn_at=F("next_turn_at") - timedelta(seconds=1)
     )
     run_sweep()
@@ -82,8 +81,8 @@ def test_a_waiting_chat_has_one_delivery_scheduled_however_many_messages_arrive(
 
     assert len(tg.sent(chat_id=ALICE_CHAT)) == 1
     # One delivery task waits for the chat's next turn, not one per message.
-    scheduled = [task for task in HUEY.scheduled() if isinstance(task, deliver_chat_task.task_class)]
-    assert [task.args for task in scheduled] == [(Chat.objects.get(chat_id=ALICE_CHAT).pk,)]
+    scheduled = [task for task in HUEY.scheduled() if isinstance(task, deliver_destination_task.task_class)]
+    assert [task.args for task in scheduled] == [(Destination.objects.get(chat_id=ALICE_CHAT).pk,)]
 
 
 def test_parts_of_a_long_message_are_spaced_like_messages(tg, one_second_apart, alice_linked):
@@ -121,13 +120,13 @@ def test_a_turn_ends_after_a_bounded_number_of_sends(tg, alice, alice_linked, mo
     from relay import delivery, tasks
 
     scheduled = []
-    monkeypatch.setattr(tasks.deliver_chat_task, "schedule", lambda args, eta: scheduled.append((args, eta)))
+    monkeypatch.setattr(tasks.deliver_destination_task, "schedule", lambda args, eta: scheduled.append((args, eta)))
     queue_directly(alice, delivery.SENDS_PER_TURN + 5)
 
     run_sweep()
 
     assert len(tg.sent(chat_id=ALICE_CHAT)) == delivery.SENDS_PER_TURN
-    assert [args for args, _ in scheduled] == [(Chat.objects.get(user=alice).pk,)]
+    assert [args for args, _ in scheduled] == [(Destination.objects.get(user=alice).pk,)]
 
 
 def test_global_rate_is_shared_by_every_send(tg, settings, alice, alice_linked, bob_linked, monkeypatch):
@@ -135,7 +134,7 @@ def test_global_rate_is_shared_by_every_send(tg, settings, alice, alice_linked, 
     from relay import tasks
 
     scheduled = []
-    monkeypatch.setattr(tasks.deliver_chat_task, "schedule", lambda args, eta: scheduled.append(eta))
+    monkeypatch.setattr(tasks.deliver_destination_task, "schedule", lambda args, eta: scheduled.append(eta))
     monkeypatch.setattr(pacing, "acquire_send_slot", lambda timeout=5.0: False)
 
     body = post_text(alice_linked, "waits for budget")
@@ -198,7 +197,7 @@ def test_chat_pause_from_429_holds_the_chat_exactly_retry_after(tg, alice_linked
     post_text(alice_linked, "waits")
     after = timezone.now()
 
-    chat = Chat.objects.get(chat_id=ALICE_CHAT)
+    chat = Destination.objects.get(chat_id=ALICE_CHAT)
     assert before + timedelta(seconds=6) <= chat.paused_until <= after + timedelta(seconds=6)
     ready = pacing.chat_ready_at(chat)
     assert ready == chat.paused_until

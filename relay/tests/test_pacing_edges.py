@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from conftest import ALICE_CHAT, BOB_CHAT, make_due, run_sweep
 from relay import pacing
+from relay.models import Destination
 from relay.tests.helpers import delivered_text, get_message, post_text, texts
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,8 +36,8 @@ def clock(monkeypatch) -> Clock:
 
 
 @pytest.fixture
-def two_chats(alice_linked, bob_linked) -> tuple[Chat, Chat]:
-    return Chat.objects.get(chat_id=ALICE_CHAT), Chat.objects.get(chat_id=BOB_CHAT)
+def two_chats(alice_linked, bob_linked) -> tuple[Destination, Destination]:
+    return Destination.objects.get(chat_id=ALICE_CHAT), Destination.objects.get(chat_id=BOB_CHAT)
 
 
 # -- the bot-wide flood window -----------------------------------------------------
@@ -130,7 +130,7 @@ def test_a_bot_wide_pause_shorter_than_a_second_holds(db):
 
 def test_a_chat_is_ready_again_exactly_when_its_interval_has_passed(clock, settings):
     settings.DELIVERY_CHAT_INTERVAL_SECONDS = 1
-    chat = Chat(last_sent_at=clock.now)
+    chat = Destination(kind="private", last_sent_at=clock.now)
 
     assert pacing.chat_ready_at(chat) == clock.start + timedelta(seconds=1)
     clock.at(1)
@@ -138,13 +138,13 @@ def test_a_chat_is_ready_again_exactly_when_its_interval_has_passed(clock, setti
 
 
 def test_pause_chat_holds_the_chat_it_was_given_and_its_row(alice_linked):
-    chat = Chat.objects.get(chat_id=ALICE_CHAT)
+    chat = Destination.objects.get(chat_id=ALICE_CHAT)
     until = timezone.now() + timedelta(seconds=30)
 
     pacing.pause_chat(chat, until)
 
     assert pacing.chat_ready_at(chat) == until
-    assert Chat.objects.get(pk=chat.pk).paused_until == until
+    assert Destination.objects.get(pk=chat.pk).paused_until == until
 
 
 # -- the global rate ---------------------------------------------------------------

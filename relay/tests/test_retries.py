@@ -11,11 +11,10 @@ import relaybot.client
 from conftest import ALICE_CHAT, link, make_due, run_sweep
 from relay import delivery
 from relay.delivery import backoff_seconds
-from relay.models import Message
+from relay.models import Destination, Message
 from relay.splitting import format_header, split_message
 from relay.tests.helpers import LINK_URL, MESSAGES_URL, delivered_text, get_message, post_text, stored, texts
 from relaybot.client import BotClient
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -319,7 +318,7 @@ def test_unreachable_answer_fails_at_once_without_retrying(tg, alice_linked, kin
     message = get_message(alice_linked, body["id"])
     assert message["status"] == "failed"
     assert message["error"] == f"Telegram: {reason}"
-    assert Chat.objects.get(chat_id=ALICE_CHAT).unreachable_reason == reason
+    assert Destination.objects.get(chat_id=ALICE_CHAT).unreachable_reason == reason
 
     make_due()
     run_sweep()
@@ -341,7 +340,7 @@ def test_migrated_chat_moves_to_the_new_id_and_the_message_is_resent(tg, alice, 
     assert tg.sent(chat_id=ALICE_CHAT) == []
     assert texts(tg.sent(chat_id=new_chat_id)) == [delivered_text("Alice", "Hello")]
     assert alice_linked.get(LINK_URL).json()["chat"]["chat_id"] == new_chat_id
-    assert Chat.objects.get(user=alice).chat_id == new_chat_id
+    assert Destination.objects.get(user=alice).chat_id == new_chat_id
 
     post_text(alice_linked, "Again")
     assert texts(tg.sent(chat_id=new_chat_id))[-1] == delivered_text("Alice", "Again")
@@ -370,7 +369,7 @@ def test_migration_onto_a_chat_linked_to_another_account_fails_instead_of_crossi
     assert message["status"] == "failed"
     assert "another account" in message["error"]
     assert tg.sent(chat_id=new_chat_id) == []
-    assert Chat.objects.get(chat_id=new_chat_id).user == bob
+    assert Destination.objects.get(chat_id=new_chat_id).user == bob
 
 
 # -- long texts -------------------------------------------------------------------
@@ -383,8 +382,8 @@ def test_failed_part_is_resent_alone_after_the_parts_already_delivered(tg, alice
     send_message = BotClient.send_message
     accepted = []
 
-    def break_after_first_part(self, chat_id, part):
-        result = send_message(self, chat_id, part)
+    def break_after_first_part(self, chat_id, part, **options):
+        result = send_message(self, chat_id, part, **options)
         accepted.append(part)
         if len(accepted) == 1:
             tg.add_fault(kind="500")
@@ -413,8 +412,8 @@ def test_unreachable_chat_in_the_middle_of_a_long_text_fails_it(tg, alice_linked
     text = "\n".join(f"line {index} " + "x" * 60 for index in range(150))
     send_message = BotClient.send_message
 
-    def block_after_first_part(self, chat_id, part):
-        result = send_message(self, chat_id, part)
+    def block_after_first_part(self, chat_id, part, **options):
+        result = send_message(self, chat_id, part, **options)
         tg.block(ALICE_CHAT)
         return result
 
@@ -435,7 +434,7 @@ def test_message_whose_dispatch_failed_is_delivered_by_the_sweep(tg, alice_linke
     def queue_down(chat_pk):
         raise ConnectionError("queue unavailable")
 
-    monkeypatch.setattr("relay.services.deliver_chat_task", queue_down)
+    monkeypatch.setattr("relay.services.deliver_destination_task", queue_down)
 
     body = post_text(alice_linked, "Hello")
 
@@ -452,7 +451,7 @@ def test_message_whose_dispatch_failed_is_delivered_by_the_sweep(tg, alice_linke
 
 def test_stored_message_that_was_never_dispatched_is_delivered_by_the_sweep(tg, alice, alice_api):
     chat = link(alice, ALICE_CHAT)
-    message = Message.objects.create(user=alice, chat=chat, header=format_header("Alice"), text="Hello")
+    message = Message.objects.create(user=alice, destination=chat, header=format_header("Alice"), text="Hello")
     assert tg.sent() == []
 
     run_sweep()
@@ -461,11 +460,13 @@ def test_stored_message_that_was_never_dispatched_is_delivered_by_the_sweep(tg, 
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
 
 
-def queued_behind_a_lease(user, token: str) -> tuple[Chat, Message]:
+def queued_behind_a_lease(user, token: str) -> tuple[Destination, Message]:
     """The user's chat, held for five more minutes under `token`, and a message waiting for it."""
     chat = link(user, ALICE_CHAT)
-    Chat.objects.filter(pk=chat.pk).update(lease_token=token, lease_expires_at=timezone.now() + timedelta(minutes=5))
-    return chat, Message.objects.create(user=user, chat=chat, header=format_header(user.name), text="Hello")
+    Destination.objects.filter(pk=chat.pk).update(
+        lease_token=token, lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
+    return chat, Message.objects.create(user=user, destination=chat, header=format_header(user.name), text="Hello")
 
 
 def test_chat_left_leased_by_a_dead_worker_is_delivered_once_the_lease_expires(tg, alice, alice_api):
@@ -475,12 +476,12 @@ def test_chat_left_leased_by_a_dead_worker_is_delivered_once_the_lease_expires(t
     assert tg.sent() == []
     assert get_message(alice_api, message.pk)["status"] == "queued"
 
-    Chat.objects.filter(pk=chat.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    Destination.objects.filter(pk=chat.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     run_sweep()
 
     assert get_message(alice_api, message.pk)["status"] == "sent"
     assert texts(tg.sent(chat_id=ALICE_CHAT)) == [delivered_text("Alice", "Hello")]
-    assert Chat.objects.get(pk=chat.pk).lease_token == ""
+    assert Destination.objects.get(pk=chat.pk).lease_token == ""
 
 
 def lease_of(pid: int) -> str:
@@ -509,7 +510,7 @@ def test_chat_leased_by_a_live_process_of_this_machine_is_left_to_it(tg, alice, 
 
 
 def test_queued_message_without_a_chat_is_failed_by_the_sweep(tg, alice, alice_api):
-    message = Message.objects.create(user=alice, chat=None, text="Hello")
+    message = Message.objects.create(user=alice, destination=None, text="Hello")
 
     run_sweep()
 

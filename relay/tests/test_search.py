@@ -27,7 +27,7 @@ BOBS = ["bob's deploy on web-1", "ПРОВЕРКА от Боба", "hello from b
 def store(user, texts: list[str], start: datetime = START, **fields) -> list[Message]:
     chat = link(user, ALICE_CHAT if user.username == "alice" else BOB_CHAT)
     return Message.objects.bulk_create(
-        Message(user=user, chat=chat, text=text, created_at=start + timedelta(minutes=n), **fields)
+        Message(user=user, destination=chat, text=text, created_at=start + timedelta(minutes=n), **fields)
         for n, text in enumerate(texts)
     )
 

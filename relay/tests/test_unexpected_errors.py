@@ -18,7 +18,7 @@ def poisoned_sends(monkeypatch):
     """Sending a text that holds "poison" raises Surprise, as a bug on the way to Telegram would."""
     send = BotClient.send_message
 
-    def send_or_raise(self, chat_id, text):
+    def send_or_raise(self, chat_id, text, **options):
         if "poison" in text:
             raise Surprise("the relay's own fault, with details")
         return send(self, chat_id, text)

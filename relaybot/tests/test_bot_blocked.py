@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from conftest import ALICE_CHAT, BOB_CHAT, text_update
-from relaybot.models import Chat
+from relay.models import Destination
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_only_a_block_in_the_linked_private_chat_counts(tg, client, alice_linked
     assert webhook(client, membership(-4001, "member", "kicked", chat_type="group")).status_code == 200
     assert webhook(client, membership(BOB_CHAT, "member", "kicked")).status_code == 200
     assert post_message(alice_linked).status_code == 202
-    assert not Chat.objects.filter(chat_id=BOB_CHAT).exists()
+    assert not Destination.objects.filter(chat_id=BOB_CHAT).exists()
 
     webhook(client, membership(ALICE_CHAT, "member", "kicked"))
 
@@ -121,18 +121,18 @@ def test_start_addressed_to_another_bot_links_nothing_and_to_ours_links(tg, clie
 
     assert webhook(client, text_update(ALICE_CHAT, f"/start@SomeOtherBot {code}")).status_code == 200
 
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
     assert tg.sent() == []
     # The code is still good, addressed to us (usernames are case-insensitive).
     webhook(client, text_update(ALICE_CHAT, f"/start@{ours} {code}"))
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
     assert "Alice" in tg.sent(chat_id=ALICE_CHAT)[0]["text"]
 
 
 def test_stop_addressed_to_another_bot_does_not_unlink(tg, client, alice_linked):
     webhook(client, text_update(ALICE_CHAT, "/stop@SomeOtherBot"))
 
-    assert Chat.objects.filter(chat_id=ALICE_CHAT).exists()
+    assert Destination.objects.filter(chat_id=ALICE_CHAT).exists()
     assert tg.sent() == []
 
 
@@ -144,21 +144,21 @@ def test_an_addressed_command_waits_for_get_me_rather_than_guessing(tg, alice, a
 
     # Not handled, so Telegram delivers it again.
     assert webhook(Client(raise_request_exception=False), update).status_code == 500
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
     assert webhook(Client(), update).status_code == 200
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 def test_a_send_that_lands_after_a_block_does_not_clear_the_block(alice_linked, tg):
     # Delivery loaded the chat while it was marked for another reason (an operator retried a
     # message); the user blocked the bot before the send's success was recorded.
-    Chat.objects.filter(chat_id=ALICE_CHAT).update(unreachable_reason="Forbidden: user is deactivated")
-    seen_by_delivery = Chat.objects.get(chat_id=ALICE_CHAT)
+    Destination.objects.filter(chat_id=ALICE_CHAT).update(unreachable_reason="Forbidden: user is deactivated")
+    seen_by_delivery = Destination.objects.get(chat_id=ALICE_CHAT)
     assert webhook(Client(), membership(ALICE_CHAT, "member", "kicked")).status_code == 200
 
-    from relaybot.services import mark_reachable
+    from relay.destinations import mark_reachable
 
-    mark_reachable(chat=seen_by_delivery)
+    mark_reachable(destination=seen_by_delivery)
 
-    assert Chat.objects.get(chat_id=ALICE_CHAT).unreachable_reason == "Forbidden: bot was blocked by the user"
+    assert Destination.objects.get(chat_id=ALICE_CHAT).unreachable_reason == "Forbidden: bot was blocked by the user"

@@ -10,8 +10,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from conftest import ALICE_CHAT, BOB_CHAT, client_for, link, make_user, poll_bot, text_update, verification_code_in
+from relay.models import Destination
 from relaybot.bot import handle_update
-from relaybot.models import Chat, LinkCode
+from relaybot.models import LinkCode
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +57,8 @@ def test_deep_link_start_links_the_chat_and_greets_by_account_name(tg, say, dave
 
     say(ALICE_CHAT, f"/start {code}", first_name="Dmitry", username="dima")
 
-    chat = Chat.objects.get()
-    assert (chat.user, chat.chat_id, chat.username, chat.first_name) == (dave, ALICE_CHAT, "dima", "Dmitry")
+    chat = Destination.objects.get()
+    assert (chat.user, chat.chat_id, chat.username, chat.title) == (dave, ALICE_CHAT, "dima", "Dmitry")
     [reply] = replies(tg, ALICE_CHAT)
     assert "David Registered" in reply
     assert "Dmitry" not in reply
@@ -69,7 +70,7 @@ def test_pasted_code_links_the_same_way(tg, say, dave):
 
     say(ALICE_CHAT, code, first_name="Dmitry")
 
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == dave
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == dave
     [reply] = replies(tg, ALICE_CHAT)
     assert "David Registered" in reply
 
@@ -82,7 +83,7 @@ def test_pasted_code_links_the_same_way(tg, say, dave):
 def test_code_is_recognised_in_ordinary_variations(tg, say, alice, alice_api, message):
     say(ALICE_CHAT, message.format(code=new_code(alice_api)))
 
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == alice
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == alice
 
 
 def test_link_code_works_once(tg, say, alice, alice_api):
@@ -91,7 +92,7 @@ def test_link_code_works_once(tg, say, alice, alice_api):
 
     say(OTHER_CHAT, f"/start {code}", language_code="en")
 
-    assert Chat.objects.get().chat_id == ALICE_CHAT
+    assert Destination.objects.get().chat_id == ALICE_CHAT
     [reply] = replies(tg, OTHER_CHAT)
     assert "already used" in reply
 
@@ -99,7 +100,7 @@ def test_link_code_works_once(tg, say, alice, alice_api):
 def test_unknown_code_is_refused(tg, say, alice):
     say(ALICE_CHAT, "/start " + "x" * 43, language_code="en")
 
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
     [reply] = replies(tg, ALICE_CHAT)
     assert "did not work" in reply
 
@@ -109,7 +110,7 @@ def test_an_account_has_at_most_one_chat(tg, say, alice, alice_api):
 
     say(OTHER_CHAT, f"/start {new_code(alice_api)}")
 
-    assert list(Chat.objects.filter(user=alice).values_list("chat_id", flat=True)) == [OTHER_CHAT]
+    assert list(Destination.objects.filter(user=alice).values_list("chat_id", flat=True)) == [OTHER_CHAT]
     assert alice_api.get(LINK_URL).json()["chat"]["chat_id"] == OTHER_CHAT
 
 
@@ -118,7 +119,7 @@ def test_a_chat_linked_to_alice_moves_to_bob_with_bobs_code(tg, say, alice, bob,
 
     say(ALICE_CHAT, f"/start {new_code(bob_api)}")
 
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == bob
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == bob
     assert alice_api.get(LINK_URL).json() == {"linked": False, "chat": None}
     assert bob_api.get(LINK_URL).json()["chat"]["chat_id"] == ALICE_CHAT
 
@@ -128,7 +129,7 @@ def test_relinking_the_same_chat_keeps_one_link(tg, say, alice, alice_api):
 
     say(ALICE_CHAT, f"/start {new_code(alice_api)}", username="new_name")
 
-    chat = Chat.objects.get()
+    chat = Destination.objects.get()
     assert (chat.user, chat.chat_id, chat.username) == (alice, ALICE_CHAT, "new_name")
 
 
@@ -149,7 +150,7 @@ def test_stop_touches_only_the_chat_that_sent_it(tg, say, alice, bob):
 
     say(BOB_CHAT, "/stop")
 
-    assert list(Chat.objects.values_list("chat_id", flat=True)) == [ALICE_CHAT]
+    assert list(Destination.objects.values_list("chat_id", flat=True)) == [ALICE_CHAT]
 
 
 def test_stop_in_a_chat_that_is_not_linked(tg, say, alice):
@@ -157,7 +158,7 @@ def test_stop_in_a_chat_that_is_not_linked(tg, say, alice):
 
     say(OTHER_CHAT, "/stop", language_code="en")
 
-    assert Chat.objects.get().chat_id == ALICE_CHAT
+    assert Destination.objects.get().chat_id == ALICE_CHAT
     [reply] = replies(tg, OTHER_CHAT)
     assert "not linked" in reply
 
@@ -172,7 +173,7 @@ def test_help_explains_the_ways_to_link(tg, say, alice):
     assert "/stop" in reply
     assert "verification code" in reply
     assert not LinkCode.objects.exists()
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 @pytest.mark.parametrize("message", ["hello", "/start", "/unknown", "what is this bot?"])
@@ -185,7 +186,7 @@ def test_any_other_message_gets_a_verification_code(tg, say, message):
     assert len(reply.strip().splitlines()) >= 3
     assert "/api/v1/telegram/verify/" in reply
     assert "/bot/verify" in reply
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
 
 def test_verification_codes_differ_between_chats_and_requests(tg, say):

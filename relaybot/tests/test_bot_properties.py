@@ -40,7 +40,7 @@ def replies(monkeypatch) -> list[tuple[Any, str]]:
     sent: list[tuple[Any, str]] = []
 
     class RecordingBot:
-        def send_message(self, chat_id, text):
+        def send_message(self, chat_id, text, **options):
             sent.append((chat_id, text))
             return {"message_id": len(sent)}
 

@@ -5,8 +5,9 @@ import copy
 import pytest
 
 from conftest import ALICE_CHAT, poll_bot, text_update
+from relay.models import Destination
 from relaybot.bot import handle_update
-from relaybot.models import Chat, LinkCode
+from relaybot.models import LinkCode
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +95,7 @@ NOT_OBJECTS = [[], [text_update(ALICE_CHAT, "hello")], "hello", "", 0, 42, None,
 
 def assert_nothing_happened(tg) -> None:
     assert tg.sent() == []
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
     assert not LinkCode.objects.exists()
 
 
@@ -127,10 +128,10 @@ def test_group_chat_cannot_redeem_a_link_code(tg, alice_api):
     handle_update({"update_id": 5003, "message": message(text=code, chat=group)})
 
     assert tg.sent() == []
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
     # The code is still good for the private chat.
     handle_update(text_update(ALICE_CHAT, f"/start {code}"))
-    assert Chat.objects.get().chat_id == ALICE_CHAT
+    assert Destination.objects.get().chat_id == ALICE_CHAT
 
 
 @pytest.mark.parametrize("update", list(IGNORED.values()), ids=list(IGNORED))
@@ -165,7 +166,7 @@ def test_a_redelivered_start_links_once_and_does_not_answer_again(tg, alice, ali
 
     [reply] = tg.sent(chat_id=ALICE_CHAT)
     assert "Alice" in reply["text"]
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 def test_a_redelivered_update_from_the_poller_is_handled_once(tg):

@@ -9,8 +9,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE_CHAT, BOB_CHAT, link, text_update
+from relay.models import Destination
 from relaybot.bot import handle_update
-from relaybot.models import Chat, LinkCode
+from relaybot.models import LinkCode
 
 pytestmark = pytest.mark.django_db
 
@@ -83,11 +84,11 @@ def test_a_new_code_replaces_the_previous_one(tg, alice, alice_api):
     second = new_code(alice_api)["code"]
 
     handle_update(text_update(ALICE_CHAT, f"/start {first}", language_code="en"))
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
     assert "did not work" in tg.sent(chat_id=ALICE_CHAT)[-1]["text"]
 
     handle_update(text_update(ALICE_CHAT, f"/start {second}", language_code="en"))
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 def test_a_new_code_of_one_user_leaves_anothers_code_working(tg, alice, alice_api, bob_api):
@@ -96,7 +97,7 @@ def test_a_new_code_of_one_user_leaves_anothers_code_working(tg, alice, alice_ap
 
     handle_update(text_update(ALICE_CHAT, f"/start {alices}"))
 
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == alice
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == alice
 
 
 def test_status_before_and_after_linking(tg, alice, alice_api):
@@ -120,7 +121,7 @@ def test_unlink(tg, alice, alice_api):
     assert alice_api.delete(URL).status_code == 204
 
     assert alice_api.get(URL).json() == {"linked": False, "chat": None}
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
 
 def test_unlink_without_a_link_is_404(alice_api):
@@ -157,7 +158,7 @@ def test_expired_link_code_does_not_link(tg, alice_api):
 
     handle_update(text_update(ALICE_CHAT, f"/start {code}", language_code="en"))
 
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
     assert "expired" in tg.sent(chat_id=ALICE_CHAT)[0]["text"]
 
 
@@ -168,7 +169,7 @@ def test_link_code_works_until_it_expires(tg, alice, alice_api, settings):
     with mock.patch("django.utils.timezone.now", return_value=almost):
         handle_update(text_update(ALICE_CHAT, f"/start {code}"))
 
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 def test_link_code_fails_once_its_time_has_passed(tg, alice_api, settings):
@@ -178,4 +179,4 @@ def test_link_code_fails_once_its_time_has_passed(tg, alice_api, settings):
     with mock.patch("django.utils.timezone.now", return_value=later):
         handle_update(text_update(ALICE_CHAT, f"/start {code}"))
 
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()

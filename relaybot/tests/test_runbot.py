@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
 from conftest import ALICE_CHAT, BOB_CHAT, client_for
+from relay.models import Destination
 from relaybot import services
 from relaybot.client import BotClient, get_bot
 from relaybot.management.commands import runbot
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +88,7 @@ def test_links_a_chat_by_deep_link(tg, polls, pauses, alice, alice_api):
 
     run_bot()
 
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
     assert "Alice" in tg.sent(chat_id=ALICE_CHAT)[0]["text"]
 
 
@@ -121,7 +121,7 @@ def test_a_start_whose_handling_fails_once_links_the_chat_when_tried_again(tg, p
     run_bot()
 
     assert len(calls) == 2
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
     [reply] = tg.sent(chat_id=ALICE_CHAT)
     assert "Alice" in reply["text"]
     assert len(tg.sent(chat_id=BOB_CHAT)) == 1
@@ -221,5 +221,5 @@ def test_start_addressed_to_another_bot_links_nothing_by_polling(tg, polls, paus
 
     run_bot()
 
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
     assert tg.sent() == []

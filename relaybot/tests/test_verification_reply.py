@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from conftest import ALICE_CHAT, PASSWORD, text_update, verification_code_in
+from relay.models import Destination
 from relaybot.bot import handle_update
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_the_link_opens_the_form_that_links_the_chat(tg, settings, alice):
     assert 'name="code"' in page
 
     browser.post("/cabinet/telegram/verify/", {"code": code})
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == alice
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == alice
 
 
 def test_without_the_link_the_verification_form_stays_closed(alice):

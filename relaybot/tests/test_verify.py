@@ -8,8 +8,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import ALICE_CHAT, BOB_CHAT, link, poll_bot, text_update, verification_code_in
+from relay.models import Destination
 from relaybot.bot import handle_update
-from relaybot.models import Chat, LinkCode
+from relaybot.models import LinkCode
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def test_submitting_the_code_links_the_chat_that_received_it(tg, alice, alice_ap
     assert body["chat"]["chat_id"] == ALICE_CHAT
     assert body["chat"]["username"] == "alisa_tg"
     assert body["chat"]["first_name"] == "Alisa"
-    chat = Chat.objects.get()
+    chat = Destination.objects.get()
     assert (chat.user, chat.chat_id, chat.language_code) == (alice, ALICE_CHAT, "en")
 
 
@@ -53,14 +54,14 @@ def test_code_from_a_polled_message_links_the_chat(tg, alice, alice_api):
 
     assert verify(alice_api, code).status_code == 200
 
-    assert Chat.objects.get().chat_id == ALICE_CHAT
+    assert Destination.objects.get().chat_id == ALICE_CHAT
 
 
 def test_bare_start_gives_a_code_that_links(tg, alice, alice_api):
     code = code_for(tg, ALICE_CHAT, "/start")
 
     assert verify(alice_api, code).status_code == 200
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 @pytest.mark.parametrize("slash", ["", "/"], ids=["no-slash", "slash"])
@@ -71,7 +72,7 @@ def test_assignment_route_links_the_chat(tg, alice, alice_api, slash):
 
     assert response.status_code == 200
     assert response.json()["chat"]["chat_id"] == ALICE_CHAT
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 @pytest.mark.parametrize("typed", ["{code}", "{lower}", "  {code}  "], ids=["exact", "lowercase", "padded"])
@@ -81,7 +82,7 @@ def test_code_may_be_typed_loosely(tg, alice, alice_api, typed):
     response = verify(alice_api, typed.format(code=code, lower=code.lower()))
 
     assert response.status_code == 200
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 def test_code_works_once(tg, alice, alice_api):
@@ -92,7 +93,7 @@ def test_code_works_once(tg, alice, alice_api):
 
     assert second.status_code == 400
     assert "code" in second.json()
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
 
 
 def test_code_works_once_on_either_route(tg, alice, alice_api):
@@ -112,21 +113,21 @@ def test_another_account_cannot_redeem_a_used_code(tg, alice, alice_api, bob_api
     assert verify(bob_api, code).status_code == 400
     assert verify_compat(bob_api, code).status_code == 400
 
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
     assert bob_api.get(LINK_URL).json() == {"linked": False, "chat": None}
 
 
 def test_unknown_code_is_refused(alice_api):
     for response in (verify(alice_api, "ABCDEFGH"), verify_compat(alice_api, "ABCDEFGH")):
         assert response.status_code == 400
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
 
 def test_link_code_is_not_a_verification_code(tg, alice_api):
     link_code = alice_api.post(LINK_URL).json()["code"]
 
     assert verify(alice_api, link_code).status_code == 400
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
 
 def test_a_newer_code_for_the_chat_replaces_the_older(tg, alice, alice_api):
@@ -144,8 +145,8 @@ def test_codes_of_different_chats_are_independent(tg, alice, bob, alice_api, bob
     assert verify(bob_api, bobs).status_code == 200
     assert verify(alice_api, alices).status_code == 200
 
-    assert Chat.objects.get(chat_id=ALICE_CHAT).user == alice
-    assert Chat.objects.get(chat_id=BOB_CHAT).user == bob
+    assert Destination.objects.get(chat_id=ALICE_CHAT).user == alice
+    assert Destination.objects.get(chat_id=BOB_CHAT).user == bob
 
 
 def test_expired_code_is_refused(tg, alice_api):
@@ -154,7 +155,7 @@ def test_expired_code_is_refused(tg, alice_api):
 
     assert verify(alice_api, code).status_code == 400
     assert verify_compat(alice_api, code).status_code == 400
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
 
 def test_code_works_until_its_time_is_up(tg, alice, alice_api, settings):
@@ -171,7 +172,7 @@ def test_code_fails_after_its_time_is_up(tg, alice_api, settings):
 
     with mock.patch("django.utils.timezone.now", return_value=later):
         assert verify(alice_api, code).status_code == 400
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
 
 def test_reply_states_how_long_the_code_lives(tg, settings):
@@ -187,7 +188,7 @@ def test_verifying_a_second_chat_replaces_the_first(tg, alice, alice_api):
 
     assert verify(alice_api, code_for(tg, BOB_CHAT)).status_code == 200
 
-    assert list(Chat.objects.filter(user=alice).values_list("chat_id", flat=True)) == [BOB_CHAT]
+    assert list(Destination.objects.filter(user=alice).values_list("chat_id", flat=True)) == [BOB_CHAT]
 
 
 def test_verifying_moves_a_chat_from_its_former_account(tg, alice, bob, alice_api, bob_api):
@@ -195,7 +196,7 @@ def test_verifying_moves_a_chat_from_its_former_account(tg, alice, bob, alice_ap
 
     assert verify(bob_api, code_for(tg, ALICE_CHAT)).status_code == 200
 
-    assert Chat.objects.get().user == bob
+    assert Destination.objects.get().user == bob
     assert alice_api.get(LINK_URL).json() == {"linked": False, "chat": None}
 
 

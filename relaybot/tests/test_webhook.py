@@ -8,9 +8,9 @@ from django.db import OperationalError
 from django.test import Client
 
 from conftest import ALICE_CHAT, text_update, verification_code_in
+from relay.models import Destination
 from relaybot import services
 from relaybot.client import get_bot
-from relaybot.models import Chat
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_webhook_links_a_chat_by_deep_link(tg, alice, alice_api):
 
     assert post(text_update(ALICE_CHAT, f"/start {code}")).status_code == 200
 
-    assert Chat.objects.get().user == alice
+    assert Destination.objects.get().user == alice
     assert alice_api.get("/api/v1/telegram/link/").json()["chat"]["chat_id"] == ALICE_CHAT
 
 
@@ -129,7 +129,7 @@ def test_garbage_and_ignored_updates_get_200_and_no_reply(tg, body):
 
     assert response.status_code == 200
     assert tg.sent() == []
-    assert not Chat.objects.exists()
+    assert not Destination.objects.exists()
 
 
 def test_garbage_with_a_wrong_secret_is_still_refused(tg):
