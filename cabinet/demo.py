@@ -24,6 +24,10 @@ TIMEOUT_SECONDS = 5
 SESSION_KEY = "demo_chat"
 # What the page remembers of what the user typed (the simulator keeps only what the bot sent).
 KEEP_SAID = 50
+# The groups and topics the account's simulated user made, newest last.
+GROUPS_SESSION_KEY = "demo_groups"
+KEEP_GROUPS = 10
+TOPIC_NAME = "Alerts"
 
 
 class DemoOff(Exception):
@@ -52,7 +56,7 @@ def say(*, user: User, text: str, language_code: str, session) -> None:
     """Send `text` to the bot as the account's simulated Telegram user, and wait briefly for the answer."""
     chat_id = user_id_for(user)
     before = len(_sent(chat_id))
-    body = {"text": text, "first_name": user.name or user.username, "language_code": language_code}
+    body = {"text": text, "first_name": _name(user), "language_code": language_code}
     answer = _call("POST", f"/users/{chat_id}/messages", json=body)
     said = [*session.get(SESSION_KEY, []), {"id": answer["message_id"], "text": text, "date": _now()}]
     session[SESSION_KEY] = said[-KEEP_SAID:]
@@ -77,6 +81,66 @@ def conversation(*, user: User, session) -> list[Bubble]:
     ]
     # Telegram numbers the messages of a chat in order, whoever wrote them.
     return sorted(bubbles, key=lambda bubble: bubble.message_id)
+
+
+@dataclass(frozen=True)
+class PlayedChat:
+    """A group, or a topic in a forum, that the account's simulated user made, and what the bot sent there."""
+
+    title: str
+    chat_id: int
+    thread_id: int | None
+    bubbles: list[Bubble]
+
+
+def play_group(*, user: User, code: str, start_command: str, topic: bool, session) -> None:
+    """Make a simulated group with the account's simulated user in it, and link it (or a topic in it) with `code`.
+
+    A group: the user adds the bot with the code, as Telegram does after the
+    t.me/<bot>?startgroup=<code> link. A topic: the user makes a forum, adds
+    the bot, opens a topic and sends `start_command` in it.
+    """
+    user_id = user_id_for(user)
+    played = session.get(GROUPS_SESSION_KEY, [])
+    number = len(played) + 1
+    title = f"Demo forum {number}" if topic else f"Demo group {number}"
+    creator = {str(user_id): "creator"}
+    chat_id = _call("POST", "/groups", json={"title": title, "forum": topic, "members": creator})["chat_id"]
+    thread_id = None
+    if topic:
+        _call("POST", f"/groups/{chat_id}/add_bot", json={"by": user_id})
+        thread_id = _call("POST", f"/groups/{chat_id}/topics", json={"name": TOPIC_NAME, "by": user_id})["thread_id"]
+        message = {"from": user_id, "text": start_command, "thread_id": thread_id, "first_name": _name(user)}
+        _call("POST", f"/groups/{chat_id}/messages", json=message)
+        title = f"{title} / {TOPIC_NAME}"
+    else:
+        _call("POST", f"/groups/{chat_id}/add_bot", json={"by": user_id, "start": code})
+    session[GROUPS_SESSION_KEY] = [*played, {"title": title, "chat_id": chat_id, "thread_id": thread_id}][-KEEP_GROUPS:]
+    # The bot answers the code; waiting here lets the answer show with the page.
+    _call(
+        "GET",
+        "/wait_sent",
+        params={"chat_id": chat_id, "count": 1, "timeout": REPLY_WAIT_SECONDS},
+        timeout=REPLY_WAIT_SECONDS + TIMEOUT_SECONDS,
+    )
+
+
+def played_chats(*, session) -> list[PlayedChat]:
+    """The groups and topics the account's simulated user made, each with what the bot sent to it."""
+    chats = []
+    for played in session.get(GROUPS_SESSION_KEY, []):
+        thread_id = played["thread_id"]
+        bubbles = [
+            Bubble(message["message_id"], message["text"], _time(message["date"]), from_bot=True)
+            for message in _sent(played["chat_id"])
+            if message.get("message_thread_id") == thread_id
+        ]
+        chats.append(PlayedChat(played["title"], played["chat_id"], thread_id, bubbles))
+    return chats
+
+
+def _name(user: User) -> str:
+    return user.name or user.username
 
 
 def _sent(chat_id: int) -> list[dict]:

@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -7,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from cabinet.time_zones import zone_names
+from relay.labels import LABEL_MAX_LENGTH, LABEL_PATTERN, LabelInvalid, check_label
+from relay.models import Destination
 from relay.validation import has_visible_character
 
 
@@ -82,7 +86,17 @@ class VerifyForm(Labelled, forms.Form):
     )
 
 
+def destination_choice(destination: Destination) -> str:
+    """How a destination is named in a chooser: its label, and the chat it is."""
+    name = f"{destination.label} · {destination.display_name}"
+    if destination.unreachable_reason:
+        return _("%(name)s (unreachable)") % {"name": name}
+    return name
+
+
 class SendForm(Labelled, forms.Form):
+    # Left out when the one destination is the default: the message goes there anyway.
+    to = forms.TypedChoiceField(label=_("To"), coerce=int, required=False, empty_value=None)
     text = forms.CharField(
         label=_("Message"),
         max_length=settings.MESSAGE_MAX_LENGTH,
@@ -90,11 +104,74 @@ class SendForm(Labelled, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
+    def __init__(self, *args, destinations: Sequence[Destination] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        if not destinations or (len(destinations) == 1 and destinations[0].is_default):
+            del self.fields["to"]
+            return
+        self.fields["to"].choices = [(destination.pk, destination_choice(destination)) for destination in destinations]
+        default = next((destination.pk for destination in destinations if destination.is_default), None)
+        self.fields["to"].initial = default
+
     def clean_text(self) -> str:
         text = self.cleaned_data["text"]
         if not has_visible_character(text):
             raise forms.ValidationError(_("The message is empty."))
         return text
+
+
+def clean_label(label: str) -> str:
+    """The label if it may name a destination, else a ValidationError in the page's language."""
+    try:
+        return check_label(label)
+    except LabelInvalid:
+        if LABEL_PATTERN.match(label):
+            raise forms.ValidationError(
+                _("“%(label)s” is a name the service uses for its own pages: choose another.") % {"label": label},
+                code="reserved",
+            ) from None
+        raise forms.ValidationError(_("Use 1 to 64 letters A–Z, digits, “-” or “_”."), code="invalid") from None
+
+
+LABEL_HELP = _("What the API's “to” names it by: 1 to 64 letters A–Z, digits, “-” or “_”, in any case.")
+
+
+class LabelForm(Labelled, forms.Form):
+    label = forms.CharField(label=_("Label"), max_length=LABEL_MAX_LENGTH, help_text=LABEL_HELP)
+
+    def clean_label(self) -> str:
+        return clean_label(self.cleaned_data["label"])
+
+
+class AddDestinationForm(Labelled, forms.Form):
+    label = forms.CharField(
+        label=_("Label (optional)"),
+        max_length=LABEL_MAX_LENGTH,
+        required=False,
+        help_text=_("Left empty, the label is made from the chat's title; you can rename it later."),
+    )
+
+    def clean_label(self) -> str:
+        label = self.cleaned_data["label"]
+        return clean_label(label) if label else ""
+
+
+class DestinationSettingsForm(Labelled, forms.Form):
+    header = forms.BooleanField(
+        label=_("Header"),
+        required=False,
+        help_text=_("Each message starts with a line saying that it comes from you."),
+    )
+    silent = forms.BooleanField(
+        label=_("Silent"),
+        required=False,
+        help_text=_("Messages arrive without a sound or a notification banner."),
+    )
+    bundle = forms.BooleanField(
+        label=_("Bundling"),
+        required=False,
+        help_text=_("Messages that wait for this chat's next turn go out as one Telegram message."),
+    )
 
 
 class TokenForm(Labelled, forms.Form):
@@ -169,7 +246,7 @@ class AccountDeleteForm(Labelled, forms.Form):
 
 
 class MessageFilterForm(Labelled, forms.Form):
-    """Search and status filter over one's own messages: the list page's query string."""
+    """Search, status and destination filters over one's own messages: the list page's query string."""
 
     q = forms.CharField(label=_("Words in the text"), required=False, max_length=200, strip=True)
     status = forms.ChoiceField(
@@ -177,10 +254,23 @@ class MessageFilterForm(Labelled, forms.Form):
         required=False,
         choices=[("", _("Any")), ("queued", _("queued")), ("sent", _("sent")), ("failed", _("failed"))],
     )
+    # Offered only when there is more than one destination to tell apart.
+    destination = forms.TypedChoiceField(label=_("Destination"), coerce=int, required=False, empty_value=None)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, destinations: Sequence[Destination] = (), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["q"].widget.input_type = "search"
+        self.destinations = {destination.pk: destination for destination in destinations}
+        if len(destinations) < 2:
+            del self.fields["destination"]
+            return
+        self.fields["destination"].choices = [("", _("Any"))] + [
+            (destination.pk, destination.label) for destination in destinations
+        ]
+
+    def chosen_destination(self) -> Destination | None:
+        """The destination to filter on, once the form is valid."""
+        return self.destinations.get(self.cleaned_data.get("destination"))
 
 
 class TimeZoneForm(Labelled, forms.Form):

@@ -13,6 +13,17 @@ urlpatterns = [
     path("telegram/verify/", views.telegram_verify, name="telegram-verify"),
     path("telegram/disconnect/", views.telegram_disconnect, name="telegram-disconnect"),
     path("telegram/disconnect/confirm/", views.telegram_disconnect_confirm, name="telegram-disconnect-confirm"),
+    path("destinations/", views.destination_list, name="destinations"),
+    path("destinations/add/", views.destination_add, name="destination-add"),
+    path("destinations/<int:destination_id>/label/", views.destination_rename, name="destination-rename"),
+    path("destinations/<int:destination_id>/default/", views.destination_make_default, name="destination-default"),
+    path("destinations/<int:destination_id>/settings/", views.destination_settings, name="destination-settings"),
+    path("destinations/<int:destination_id>/remove/", views.destination_remove, name="destination-remove"),
+    path(
+        "destinations/<int:destination_id>/remove/confirm/",
+        views.destination_remove_confirm,
+        name="destination-remove-confirm",
+    ),
     path("messages/", views.message_list, name="messages"),
     path("messages/send/", views.message_send, name="message-send"),
     path("messages/status/", views.message_status, name="message-status"),
@@ -32,4 +43,5 @@ urlpatterns = [
     path("password/reset/<str:token>/", views.password_reset_open, name="password-reset-open"),
     path("demo/chat/", views.demo_chat, name="demo-chat"),
     path("demo/say/", views.demo_say, name="demo-say"),
+    path("demo/group/", views.demo_group, name="demo-group"),
 ]

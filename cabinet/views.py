@@ -28,7 +28,10 @@ from accounts import services as account_services
 from cabinet import demo, export, throttling, time_zones
 from cabinet.forms import (
     AccountDeleteForm,
+    AddDestinationForm,
     DemoSayForm,
+    DestinationSettingsForm,
+    LabelForm,
     LoginForm,
     MessageFilterForm,
     NameForm,
@@ -42,8 +45,10 @@ from cabinet.forms import (
     VerifyForm,
 )
 from cabinet.http import keep, keep_form, post_only, restore_form, see_other, take
+from relay import destinations as relay_destinations
 from relay import selectors as relay_selectors
 from relay import services as relay_services
+from relay.models import Destination
 from relaybot import selectors as telegram_selectors
 from relaybot import services as telegram_services
 
@@ -143,17 +148,23 @@ def log_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    chat = telegram_selectors.chat_for_user(user=user)
-    send_form = restore_form(request, "send", SendForm) or SendForm()
+    destinations = list(relay_selectors.destinations_for_user(user=user))
+    # The private chat (telegram_selectors.chat_for_user) is among them: one query for both.
+    chat = next((each for each in destinations if each.kind == Destination.Kind.PRIVATE), None)
+    send_form = restore_form(request, "send", SendForm, destinations=destinations) or SendForm(
+        destinations=destinations
+    )
     if take(request, "send_focus") is not None or send_form.errors:
         # Straight after a send, the next message is the likely next thing to type.
         send_form.fields["text"].widget.attrs["autofocus"] = True
     context = {
         "chat": chat,
+        "destinations": destinations,
+        "default": next((each for each in destinations if each.is_default), None),
         "connect": _connect_context(request, chat),
         "verify_form": restore_form(request, "verify", VerifyForm) or VerifyForm(),
         "send_form": send_form,
-        "recent": list(relay_selectors.messages_for_user(user=user)[:RECENT_MESSAGES]),
+        "recent": list(relay_selectors.messages_for_user(user=user).select_related("destination")[:RECENT_MESSAGES]),
     }
     if settings.TELEGRAM_DEMO:
         context.update(_demo_context(request))
@@ -235,7 +246,7 @@ def telegram_disconnect(request: HttpRequest) -> HttpResponse:
 @post_only("cabinet:dashboard", fragment="send")
 @login_required
 def message_send(request: HttpRequest) -> HttpResponse:
-    form = SendForm(request.POST)
+    form = SendForm(request.POST, destinations=list(relay_selectors.destinations_for_user(user=request.user)))
     if form.is_valid():
         _send(request, form)
     if form.errors:
@@ -249,20 +260,29 @@ def message_send(request: HttpRequest) -> HttpResponse:
 
 def _send(request: HttpRequest, form: SendForm) -> None:
     """Queue the form's message, or put on the form why not."""
+    to = form.cleaned_data.get("to")
     try:
-        relay_services.enqueue_message(user=request.user, text=form.cleaned_data["text"])
+        relay_services.enqueue_message(user=request.user, text=form.cleaned_data["text"], to=to)
     except relay_services.QuotaExceeded as exc:
         form.add_error(
             "text",
             _("You sent too many messages this minute. Try again in %(seconds)d s.") % {"seconds": exc.retry_after},
         )
     except relay_services.ChatNotLinked:
-        form.add_error("text", _("Connect Telegram first: there is no chat to deliver to."))
+        if to is None:
+            form.add_error("text", _("Connect Telegram first: there is no chat to deliver to."))
+        else:
+            # The chosen one was removed while the message was being accepted.
+            form.add_error("to", _("This destination is gone: choose another."))
+    except (relay_services.DestinationNotFound, relay_services.DestinationNotAllowed):
+        # Removed since the form was checked.
+        form.add_error("to" if "to" in form.fields else "text", _("This destination is gone: choose another."))
     except relay_services.ChatUnreachable as exc:
-        form.add_error(
-            "text",
-            _("Telegram cannot reach your chat (%(reason)s). Reconnect it to resume.") % {"reason": exc.reason},
-        )
+        if to is None:
+            error = _("Telegram cannot reach your chat (%(reason)s). Reconnect it to resume.")
+        else:
+            error = _("Telegram cannot reach this destination (%(reason)s). See the Destinations page.")
+        form.add_error("to" if to is not None else "text", error % {"reason": exc.reason})
 
 
 # -- messages -------------------------------------------------------------------------
@@ -272,26 +292,30 @@ def _send(request: HttpRequest, form: SendForm) -> None:
 @login_required
 def message_list(request: HttpRequest) -> HttpResponse:
     """One's messages, newest first, a page at a time below an id (`before`): no count, the same cost at any depth."""
-    form = MessageFilterForm(request.GET)
+    form = MessageFilterForm(request.GET, destinations=list(relay_selectors.destinations_for_user(user=request.user)))
     before = request.GET.get("before")
     if form.is_valid() and before is not None and not (_is_message_id(before) and int(before) > 0):
         form.add_error(None, _("This page of older messages does not exist: start from the newest."))
     if not form.is_valid():
         return render(request, "cabinet/messages.html", {"filter_form": form, "messages_list": []}, status=400)
-    search, status = form.cleaned_data["q"], form.cleaned_data["status"]
+    search, status, destination = form.cleaned_data["q"], form.cleaned_data["status"], form.chosen_destination()
     page = relay_selectors.message_page(
         user=request.user,
         size=MESSAGES_PER_PAGE,
         below=int(before) if before is not None else None,
         status=status,
         search=search,
+        destination=destination,
     )
+    for message in page.messages:
+        # From the list already read for the filter, not a query per row; None once removed.
+        message.destination = form.destinations.get(message.destination_id)
     context = {
         "filter_form": form,
         "messages_list": page.messages,
         "older": page.next_below,
         "newest": before is not None,
-        "filtered": bool(search or status),
+        "filtered": bool(search or status or destination),
     }
     return render(request, "cabinet/messages.html", context)
 
@@ -315,7 +339,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
 def message_status(request: HttpRequest) -> HttpResponse:
     """The rows of the given messages, for the page to swap in while some are queued."""
     ids = [int(value) for value in request.GET.getlist("id")[:MAX_POLLED] if _is_message_id(value)]
-    rows = relay_selectors.messages_with_ids(user=request.user, ids=ids) if ids else []
+    rows = relay_selectors.messages_with_ids(user=request.user, ids=ids).select_related("destination") if ids else []
     return render(request, "cabinet/_message_rows.html", {"messages_list": rows})
 
 
@@ -324,6 +348,177 @@ def _is_message_id(value: str) -> bool:
     # within a database id's range, which the database refuses to compare beyond.
     # Bounded in length first: int() of thousands of digits is slow, and refused past 4,300.
     return value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= MAX_MESSAGE_ID
+
+
+# -- destinations: the chats and topics messages go to ---------------------------------
+
+
+@require_GET
+@login_required
+def destination_list(request: HttpRequest) -> HttpResponse:
+    chosen = list(relay_selectors.destinations_for_user(user=request.user))
+    rows = [
+        {
+            "destination": destination,
+            "label_form": restore_form(request, f"label-{destination.pk}", LabelForm, auto_id=f"d{destination.pk}-%s")
+            or LabelForm(initial={"label": destination.label}, auto_id=f"d{destination.pk}-%s"),
+            "settings_form": DestinationSettingsForm(
+                initial={"header": destination.header, "silent": destination.silent, "bundle": destination.bundle},
+                auto_id=f"d{destination.pk}-%s",
+            ),
+        }
+        for destination in chosen
+    ]
+    context = {
+        "rows": rows,
+        "has_default": any(destination.is_default for destination in chosen),
+        "add_form": restore_form(request, "add_destination", AddDestinationForm) or AddDestinationForm(),
+        "adding": _adding_context(request, chosen),
+    }
+    if settings.TELEGRAM_DEMO:
+        context.update(_demo_groups_context(request))
+    return render(request, "cabinet/destinations.html", context)
+
+
+# The link code on show for adding a destination, kept as the dashboard keeps its
+# own (CONNECT_SESSION_KEY): until it expires, or a destination is linked after it was made.
+ADD_SESSION_KEY = "cabinet_add_destination"
+
+
+def _code_on_show(request: HttpRequest, chosen: list[Destination]) -> dict | None:
+    shown = request.session.get(ADD_SESSION_KEY)
+    if not shown:
+        return None
+    if datetime.fromisoformat(shown["expires_at"]) <= timezone.now() or any(
+        destination.pk > shown["latest"] for destination in chosen
+    ):
+        del request.session[ADD_SESSION_KEY]
+        return None
+    return shown
+
+
+def _adding_context(request: HttpRequest, chosen: list[Destination]) -> dict | None:
+    shown = _code_on_show(request, chosen)
+    if shown is None:
+        return None
+    code = shown["code"]
+    private_link, group_link = telegram_selectors.deep_link(code), telegram_selectors.group_link(code)
+    return {
+        "code": code,
+        "label": shown["label"],
+        "expires_at": datetime.fromisoformat(shown["expires_at"]),
+        "private_link": private_link,
+        "private_qr": _qr_svg(private_link, _("QR code of the link to the bot")) if private_link else None,
+        "group_link": group_link,
+        "group_qr": _qr_svg(group_link, _("QR code of the link that adds the bot to a group")) if group_link else None,
+        "start_command": telegram_selectors.start_command(code),
+    }
+
+
+@post_only("cabinet:destinations", fragment="add")
+@login_required
+def destination_add(request: HttpRequest) -> HttpResponse:
+    """A fresh link code, with each way to use it, on the destinations page until it is used or expires."""
+    form = AddDestinationForm(request.POST)
+    if form.is_valid() and _label_taken(request, form.cleaned_data["label"]):
+        form.add_error("label", _label_taken_error(form.cleaned_data["label"]))
+    if not form.is_valid():
+        keep_form(request, "add_destination", form)
+        return see_other("cabinet:destinations", fragment="add")
+    label = form.cleaned_data["label"]
+    link_code, code = telegram_services.create_link_code(user=request.user, label=label)
+    request.session[ADD_SESSION_KEY] = {
+        "code": code,
+        "label": label,
+        "expires_at": link_code.expires_at.isoformat(),
+        "latest": max((each.pk for each in relay_selectors.destinations_for_user(user=request.user)), default=0),
+    }
+    return see_other("cabinet:destinations", fragment="add")
+
+
+def _label_taken(request: HttpRequest, label: str) -> bool:
+    # destination_named also takes an id: only a label that matches counts.
+    found = relay_selectors.destination_named(user=request.user, to=label) if label else None
+    return found is not None and found.label.lower() == label.lower()
+
+
+def _label_taken_error(label: str) -> str:
+    return _("Another of your destinations is called “%(label)s”: choose another label.") % {"label": label}
+
+
+def _own_destination(request: HttpRequest, destination_id: int) -> Destination:
+    """The account's destination with this id; 404 for another account's or one removed."""
+    destination = None
+    # Within a database id's range, as for messages: the database refuses to compare beyond it.
+    if destination_id <= MAX_MESSAGE_ID:
+        destination = relay_selectors.destination_for_user(user=request.user, destination_id=destination_id)
+    if destination is None:
+        raise Http404
+    return destination
+
+
+@post_only("cabinet:destinations")
+@login_required
+def destination_rename(request: HttpRequest, destination_id: int) -> HttpResponse:
+    destination = _own_destination(request, destination_id)
+    form = LabelForm(request.POST)
+    if form.is_valid():
+        try:
+            relay_destinations.update(destination=destination, label=form.cleaned_data["label"])
+        except relay_destinations.LabelTaken:
+            form.add_error("label", _label_taken_error(form.cleaned_data["label"]))
+        except relay_destinations.LabelInvalid:
+            # The form checked it already; the service has the last word.
+            form.add_error("label", _("Use 1 to 64 letters A–Z, digits, “-” or “_”."))
+    if form.errors:
+        keep_form(request, f"label-{destination.pk}", form)
+    else:
+        messages.success(request, _("The destination is now called “%(label)s”.") % {"label": destination.label})
+    return see_other("cabinet:destinations", fragment=f"destination-{destination.pk}")
+
+
+@post_only("cabinet:destinations")
+@login_required
+def destination_make_default(request: HttpRequest, destination_id: int) -> HttpResponse:
+    destination = _own_destination(request, destination_id)
+    relay_destinations.update(destination=destination, is_default=True)
+    messages.success(
+        request, _("“%(label)s” is the default now: messages without “to” go there.") % {"label": destination.label}
+    )
+    return see_other("cabinet:destinations", fragment=f"destination-{destination.pk}")
+
+
+@post_only("cabinet:destinations")
+@login_required
+def destination_settings(request: HttpRequest, destination_id: int) -> HttpResponse:
+    destination = _own_destination(request, destination_id)
+    # Unchecked boxes are simply absent, so the form is always valid.
+    form = DestinationSettingsForm(request.POST)
+    form.is_valid()
+    relay_destinations.update(
+        destination=destination,
+        header=form.cleaned_data["header"],
+        silent=form.cleaned_data["silent"],
+        bundle=form.cleaned_data["bundle"],
+    )
+    messages.success(
+        request,
+        _("The settings of “%(label)s” are saved; they apply to messages sent from now on.")
+        % {"label": destination.label},
+    )
+    return see_other("cabinet:destinations", fragment=f"destination-{destination.pk}")
+
+
+@post_only("cabinet:destinations")
+@login_required
+def destination_remove(request: HttpRequest, destination_id: int) -> HttpResponse:
+    destination = _own_destination(request, destination_id)
+    if telegram_services.remove_destination(destination=destination, notify=True):
+        messages.success(
+            request,
+            _("“%(label)s” is removed. Messages still queued for it were not sent.") % {"label": destination.label},
+        )
+    return see_other("cabinet:destinations")
 
 
 # -- API tokens -----------------------------------------------------------------------
@@ -430,7 +625,7 @@ def time_zone_change(request: HttpRequest) -> HttpResponse:
     return see_other("cabinet:profile", fragment="time-zone")
 
 
-# -- confirming before Disconnect and Revoke ------------------------------------------
+# -- confirming before Disconnect, Remove and Revoke ----------------------------------
 # The buttons lead here with a GET; this page's form makes the POST. It works
 # without JavaScript, and a stray click changes nothing.
 
@@ -452,6 +647,25 @@ def telegram_disconnect_confirm(request: HttpRequest) -> HttpResponse:
         "action": reverse("cabinet:telegram-disconnect"),
         "confirm_label": _("Disconnect"),
         "cancel_url": reverse("cabinet:dashboard") + "#telegram",
+    }
+    return render(request, "cabinet/confirm.html", context)
+
+
+@require_GET
+@login_required
+def destination_remove_confirm(request: HttpRequest, destination_id: int) -> HttpResponse:
+    destination = _own_destination(request, destination_id)
+    context = {
+        "title": _("Remove the destination?"),
+        "question": _("Remove “%(label)s” (%(chat)s) from your account?")
+        % {"label": destination.label, "chat": destination.display_name},
+        "detail": _(
+            "Messages still queued for it will not be sent, API tokens limited to it stop working, "
+            "and the bot will tell the chat that it was unlinked. You can add it again at any time."
+        ),
+        "action": reverse("cabinet:destination-remove", args=[destination.pk]),
+        "confirm_label": _("Remove"),
+        "cancel_url": reverse("cabinet:destinations") + f"#destination-{destination.pk}",
     }
     return render(request, "cabinet/confirm.html", context)
 
@@ -614,6 +828,38 @@ def demo_say(request: HttpRequest) -> HttpResponse:
             messages.error(request, error)
         return see_other("cabinet:dashboard", fragment="simulated-chat")
     return _demo_chat(request, error=error)
+
+
+@post_only("cabinet:destinations", fragment="add")
+@login_required
+def demo_group(request: HttpRequest) -> HttpResponse:
+    """Play a group (or a forum topic) in the simulated Telegram that links itself with the code on show."""
+    _require_demo()
+    shown = _code_on_show(request, list(relay_selectors.destinations_for_user(user=request.user)))
+    if shown is None:
+        messages.error(request, _("Make a code first: the simulated group links itself with it."))
+        return see_other("cabinet:destinations", fragment="add")
+    try:
+        demo.play_group(
+            user=request.user,
+            code=shown["code"],
+            start_command=telegram_selectors.start_command(shown["code"]),
+            topic=request.POST.get("kind") == "topic",
+            session=request.session,
+        )
+    except demo.DemoUnavailable:
+        messages.error(request, _("The simulated Telegram does not answer. Is `make run` still running?"))
+    return see_other("cabinet:destinations", fragment="simulated-groups")
+
+
+def _demo_groups_context(request: HttpRequest) -> dict:
+    try:
+        return {"demo_groups": demo.played_chats(session=request.session)}
+    except demo.DemoUnavailable:
+        return {
+            "demo_groups": [],
+            "demo_error": _("The simulated Telegram does not answer. Is `make run` still running?"),
+        }
 
 
 def _demo_chat(request: HttpRequest, *, error: str | None = None) -> HttpResponse:

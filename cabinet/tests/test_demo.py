@@ -83,7 +83,7 @@ def test_linking_through_the_simulated_deep_link_and_receiving_a_message(
     alice_web.post(SAY, {"text": f"/start {code}"}, **FRAGMENT)
     poll_bot()
     chat = Destination.objects.get(user=alice)
-    assert (chat.chat_id, chat.first_name) == (demo.user_id_for(alice), "Alice")
+    assert (chat.chat_id, chat.title) == (demo.user_id_for(alice), "Alice")
     fragment = alice_web.get(CHAT).content.decode()
     assert f'data-linked="{chat.chat_id}"' in fragment
     assert "Done, Alice! This chat is linked to the account alice." in fragment
