@@ -343,6 +343,9 @@ DELIVERY_GROUP_INTERVAL_SECONDS = float(os.environ.get("DELIVERY_GROUP_INTERVAL_
 MESSAGES_PER_MINUTE = envint("MESSAGES_PER_MINUTE", 60)
 IDEMPOTENCY_KEY_HOURS = 24
 MESSAGE_MAX_LENGTH = 32768
+# The largest file a message may carry: Telegram's cloud Bot API takes 50 MB
+# (a local Bot API server more); stored in the database until sent.
+ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
 # Sent messages older than this are deleted daily; 0 keeps them forever.
 MESSAGE_RETENTION_DAYS = envint("MESSAGE_RETENTION_DAYS", 0)
 

@@ -32,8 +32,9 @@ from django.utils import timezone
 
 from ops import metrics
 from relay import destinations, pacing
-from relay.models import Destination, Message
-from relay.splitting import TELEGRAM_TEXT_LIMIT, split_text, utf16_len
+from relay.content import shift_entities, text_parts
+from relay.models import Attachment, Destination, Message
+from relay.splitting import TELEGRAM_TEXT_LIMIT, utf16_len
 from relaybot.client import TelegramError, get_bot
 
 logger = logging.getLogger(__name__)
@@ -234,6 +235,27 @@ def hold_destination(destination_pk: int, *, wait: float) -> bool:
     return True
 
 
+@contextmanager
+def borrowed(destination_pk: int, *, wait: float) -> Iterator[bool]:
+    """Hold a destination's lease for a moment, so no send to it is under way; yields False if none came in `wait`.
+
+    What a worker turned away meanwhile is dispatched again once it is released.
+    """
+    deadline = time.monotonic() + wait
+    lease = _claim(destination_pk)
+    while lease is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        lease = _claim(destination_pk)
+    try:
+        yield lease is not None
+    finally:
+        if lease is not None:
+            _release(lease)
+            from relay.tasks import deliver_destination_task
+
+            transaction.on_commit(lambda: deliver_destination_task(destination_pk), robust=True)
+
+
 def _book_turn(lease: Lease, at: datetime) -> bool:
     """Note that a task will look at the destination at `at`; False if one already will by then.
 
@@ -265,9 +287,12 @@ def _has_due(destination_pk: int) -> bool:
 def _deliver_claimed(lease: Lease) -> datetime | None:
     sends = 0
     while True:
+        now = timezone.now()
         message = (
-            Message.objects.select_related("destination")
+            Message.objects.select_related("destination", "attachment")
             .filter(destination_id=lease.destination_pk, status=Message.Status.QUEUED)
+            # A scheduled message holds back none of those behind it.
+            .filter(Q(deliver_at__isnull=True) | Q(deliver_at__lte=now))
             .order_by("id")
             .first()
         )
@@ -326,37 +351,73 @@ def _attempt(message: Message, lease: Lease) -> datetime | None:
 
 
 def _send_next_part(message: Message, lease: Lease) -> datetime | None:
-    """Send the next part of one message; returns a retry time if it must wait."""
+    """Send the next part of one message (a text part, or its file last); returns a retry time if it must wait."""
     destination = message.destination
-    # The header was fixed when the message was accepted, so the parts are
-    # the same at every attempt, and parts_sent counts into them.
-    parts = split_text(message.header, message.text)
-    part = parts[message.parts_sent]
+    # The header and content were fixed when the message was accepted, so the
+    # parts are the same at every attempt, and parts_sent counts into them.
+    parts = text_parts(header=message.header, shown=message.rendered or message.text, entities=message.entities)
+    attachment = _attachment(message)
+    total = len(parts) + (attachment is not None)
+    last = message.parts_sent == total - 1
+    markup = {"inline_keyboard": message.buttons} if message.buttons and last else None
+    if message.parts_sent < len(parts):
+        part, entities = parts[message.parts_sent]
+    else:
+        part, entities = None, []
     # Telegram refuses a blank text ("message text is empty") and would show
     # none: a part cut from a long blank run is passed over.
-    if part.strip():
+    if part is None or part.strip():
         try:
-            result = _send(message, part)
+            if part is None:
+                result = get_bot().send_file(
+                    destination.chat_id,
+                    photo=attachment.is_photo,
+                    name=attachment.name,
+                    content_type=attachment.content_type,
+                    data=bytes(attachment.data),
+                    thread_id=destination.thread_id,
+                    silent=message.silent,
+                    reply_markup=markup,
+                )
+            else:
+                result = get_bot().send_message(
+                    destination.chat_id,
+                    part,
+                    thread_id=destination.thread_id,
+                    silent=message.silent,
+                    entities=entities,
+                    reply_markup=markup,
+                )
         except TelegramError as error:
             return _handle_error(message, lease, error)
         _record_sent(destination)
         message.telegram_message_ids = [*message.telegram_message_ids, result.get("message_id")]
     message.parts_sent += 1
     message.updated_at = timezone.now()
-    if message.parts_sent == len(parts):
+    if message.parts_sent == total:
         message.status = Message.Status.SENT
         message.sent_at = message.updated_at
         message.error = ""
     with _holding(lease):
         message.save(update_fields=["telegram_message_ids", "parts_sent", "status", "sent_at", "error", "updated_at"])
+        if message.status == Message.Status.SENT and attachment is not None:
+            # Sent: the file is Telegram's to keep now, not ours.
+            Attachment.objects.filter(message=message).delete()
     if message.status == Message.Status.SENT:
         metrics.message_sent((message.sent_at - message.created_at).total_seconds())
         logger.info(
             "message %s sent in %s part(s) after %s failed attempt(s)",
-            message.pk, len(parts), message.attempts,
-            extra={"message_id": message.pk, "chat": destination.chat_id, "outcome": "sent", "parts": len(parts)},
+            message.pk, total, message.attempts,
+            extra={"message_id": message.pk, "chat": destination.chat_id, "outcome": "sent", "parts": total},
         )  # fmt: skip
     return None
+
+
+def _attachment(message: Message) -> Attachment | None:
+    try:
+        return message.attachment
+    except Attachment.DoesNotExist:
+        return None
 
 
 def _handle_error(message: Message, lease: Lease, error: TelegramError) -> datetime | None:
@@ -447,6 +508,7 @@ def _fail(message: Message, lease: Lease, reason: str, *, attempts: int | None =
         message.attempts = attempts
     with _holding(lease):
         message.save(update_fields=["status", "error", "attempts", "updated_at"])
+        Attachment.objects.filter(message=message).delete()
     metrics.message_failed()
 
 
@@ -455,11 +517,6 @@ def _fail_destination(lease: Lease, destination: Destination, description: str) 
     # queued behind it fail with the same reason, and no new one is accepted.
     with _holding(lease):
         destinations.mark_unreachable(destination=destination, reason=description)
-
-
-def _send(message: Message, text: str) -> dict:
-    destination = message.destination
-    return get_bot().send_message(destination.chat_id, text, thread_id=destination.thread_id, silent=message.silent)
 
 
 def _record_sent(destination: Destination) -> None:
@@ -472,24 +529,38 @@ def _bundle(first: Message) -> list[Message]:
     """`first` and the due messages queued right behind it that fit with it in one Telegram message.
 
     Only whole messages are bundled, in order, up to the first that does not
-    fit: one cut into parts, or partly sent, goes alone.
+    fit: one cut into parts, partly sent, with buttons or a file, goes alone.
     """
-    text = first.header + first.text
-    if first.parts_sent or not text.strip() or utf16_len(text) > TELEGRAM_TEXT_LIMIT:
+    if not _bundleable(first) or utf16_len(_shown(first)) > TELEGRAM_TEXT_LIMIT:
         return [first]
-    bundle, length = [first], utf16_len(text)
-    following = Message.objects.filter(
-        destination_id=first.destination_id, status=Message.Status.QUEUED, pk__gt=first.pk
-    ).order_by("id")[:BUNDLE_SCAN]
+    bundle, length = [first], utf16_len(_shown(first))
     now = timezone.now()
+    following = (
+        Message.objects.filter(destination_id=first.destination_id, status=Message.Status.QUEUED, pk__gt=first.pk)
+        .filter(Q(deliver_at__isnull=True) | Q(deliver_at__lte=now))
+        .select_related("attachment")
+        .order_by("id")[:BUNDLE_SCAN]
+    )
     for message in following:
-        text = message.header + message.text
-        length += utf16_len(BUNDLE_SEPARATOR + text)
-        if message.parts_sent or message.next_attempt_at > now or not text.strip() or length > TELEGRAM_TEXT_LIMIT:
+        length += utf16_len(BUNDLE_SEPARATOR + _shown(message))
+        if not _bundleable(message) or message.next_attempt_at > now or length > TELEGRAM_TEXT_LIMIT:
             break
         message.destination = first.destination
         bundle.append(message)
     return bundle
+
+
+def _shown(message: Message) -> str:
+    return message.header + (message.rendered or message.text)
+
+
+def _bundleable(message: Message) -> bool:
+    return (
+        not message.parts_sent
+        and not message.buttons
+        and _attachment(message) is None
+        and bool(_shown(message).strip())
+    )
 
 
 def _send_bundle(bundle: list[Message], lease: Lease) -> datetime | None:
@@ -499,11 +570,17 @@ def _send_bundle(bundle: list[Message], lease: Lease) -> datetime | None:
     the others stay queued behind it, in order.
     """
     first = bundle[0]
-    text = BUNDLE_SEPARATOR.join(message.header + message.text for message in bundle)
+    text, entities = "", []
+    for message in bundle:
+        if text:
+            text += BUNDLE_SEPARATOR
+        entities += shift_entities(message.entities, utf16_len(text))
+        text += _shown(message)
     try:
         result = get_bot().send_message(
             first.destination.chat_id,
             text,
+            entities=entities,
             thread_id=first.destination.thread_id,
             # A bundle rings unless every message in it was to be silent.
             silent=all(message.silent for message in bundle),

@@ -16,7 +16,7 @@ from knox.models import AuthToken
 from accounts.models import User
 from ops import metrics
 from relay.labels import LabelInvalid, check_label, label_from
-from relay.models import Destination, Message
+from relay.models import Attachment, Destination, Message
 
 logger = logging.getLogger(__name__)
 
@@ -198,9 +198,10 @@ def remove(*, destination: Destination, reason: str) -> bool:
 
 def fail_queued(messages: QuerySet[Message], error: str) -> int:
     """Fail the queued ones among `messages` with `error`; the one way queued messages fail in bulk."""
-    failed = messages.filter(status=Message.Status.QUEUED).update(
-        status=Message.Status.FAILED, error=error[:500], updated_at=timezone.now()
-    )
+    queued = messages.filter(status=Message.Status.QUEUED)
+    # Files wait in the database only to be sent.
+    Attachment.objects.filter(message__in=queued).delete()
+    failed = queued.update(status=Message.Status.FAILED, error=error[:500], updated_at=timezone.now())
     transaction.on_commit(lambda: metrics.messages_failed(failed))
     return failed
 

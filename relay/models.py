@@ -98,6 +98,8 @@ class Message(models.Model):
         QUEUED = "queued"
         SENT = "sent"
         FAILED = "failed"
+        # Withdrawn by its sender while it waited.
+        CANCELLED = "cancelled"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="relayed_messages")
     # The destination chosen when the message was accepted; removing it
@@ -110,7 +112,20 @@ class Message(models.Model):
     # Telegram's disable_notification, fixed at acceptance too.
     silent = models.BooleanField(default=False)
     text = models.TextField()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    # How `text` was written (text, markdown, html) and its title, as submitted.
+    format = models.CharField(max_length=8, default="text")
+    title = models.CharField(max_length=250, blank=True)
+    # What the chat is shown after the header when it differs from `text`
+    # (formatting rendered, title and tags added), and Telegram's entities
+    # for header + that, in UTF-16 units: fixed when accepted, so splitting,
+    # bundling and retries work on one representation.
+    rendered = models.TextField(blank=True)
+    entities = models.JSONField(default=list, blank=True)
+    # Inline keyboard rows of URL buttons ([[{"text", "url"}]]), under the last part.
+    buttons = models.JSONField(default=list, blank=True)
+    # Not sent before this moment; it does not hold back the messages behind it.
+    deliver_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     # Failed attempts so far; a 429 is Telegram pacing us, not a failure.
@@ -147,3 +162,21 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} ({self.status})"
+
+
+class Attachment(models.Model):
+    """A file sent with a message, kept in the database (which every worker reads) until it is sent."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"{self.name} of message {self.message_id}"
+
+    @property
+    def is_photo(self) -> bool:
+        """Sent with sendPhoto: an image Telegram shows as one (up to 10 MB)."""
+        return self.content_type in ("image/jpeg", "image/png", "image/webp") and self.size <= 10 * 1024 * 1024

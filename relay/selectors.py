@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from relay import search as search_index
+from relay.content import text_parts
 from relay.models import Destination, Message
-from relay.splitting import split_text
 
 # The largest id either database stores (a 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -166,13 +166,14 @@ class MessagePart:
 def message_parts(*, message: Message) -> list[MessagePart]:
     """What the chat is sent for the message, part by part, as delivery splits it."""
     ids = message.telegram_message_ids or []
+    parts = text_parts(header=message.header, shown=message.rendered or message.text, entities=message.entities)
     return [
         MessagePart(
             number=number,
             text=text,
             telegram_message_id=ids[number - 1] if number <= min(message.parts_sent, len(ids)) else None,
         )
-        for number, text in enumerate(split_text(message.header, message.text), start=1)
+        for number, (text, _) in enumerate(parts, start=1)
     ]
 
 

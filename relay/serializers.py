@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from config import schema_rules
 from relay import search, streaming
+from relay.drafts import FORMATS, MAX_BUTTON_TEXT, MAX_BUTTONS, MAX_TITLE_LENGTH, Button, Draft
 from relay.labels import LABEL_PATTERN
 from relay.models import Destination, Message
 from relay.validation import has_visible_character
@@ -72,17 +73,91 @@ class DestinationRefField(AsGiven, serializers.Field):
         return value
 
 
+# RFC 3339, what OpenAPI's `date-time` means: a date, a time to the second, an offset.
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.ASCII | re.IGNORECASE)
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class MomentField(AsGiven, serializers.Field):
+    """A moment in ISO 8601 (RFC 3339) with its offset, e.g. `2026-03-01T12:30:00Z`; returned in UTC."""
+
+    default_error_messages = {"invalid": "A date and time with its offset, e.g. 2026-03-01T12:30:00Z."}
+
+    def to_internal_value(self, data) -> datetime:
+        if not isinstance(data, str) or not RFC3339.fullmatch(data):
+            self.fail("invalid")
+        try:
+            moment = datetime.fromisoformat(data.upper())
+        except ValueError:  # a day or hour out of range, a leap second
+            self.fail("invalid")
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            # Within a day of the first or last moment Python has: as far as any message is.
+            return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class ButtonInput(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_BUTTON_TEXT, help_text="The button's label.")
+    url = serializers.CharField(max_length=2048, help_text="An http://, https:// or tg:// link it opens.")
+
+
 class MessageInput(serializers.Serializer):
     text = MessageTextField()
     to = DestinationRefField(
         required=False, help_text="Where to send it: a destination's id or label. The default destination if left out."
     )
+    title = serializers.CharField(
+        required=False, max_length=MAX_TITLE_LENGTH, help_text="A bold first line above the text."
+    )
+    format = serializers.ChoiceField(
+        choices=FORMATS,
+        default="text",
+        help_text="How `text` is written: `markdown` (CommonMark) or `html` (Telegram's tags) become formatting; "
+        "it can never make the message fail.",
+    )
+    silent = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Without a notification sound; the destination's setting if left out.",
+    )
+    click = serializers.CharField(required=False, max_length=2048, help_text="A link, shown as a button.")
+    buttons = ButtonInput(many=True, required=False, help_text=f"Up to {MAX_BUTTONS} link buttons under the message.")
+    deliver_at = MomentField(required=False, help_text="Not sent before this moment (cancel with DELETE until then).")
+
+    def draft(self) -> Draft:
+        data = self.validated_data
+        return Draft(
+            text=data["text"],
+            title=data.get("title", ""),
+            format=data["format"],
+            silent=data.get("silent"),
+            click=data.get("click", ""),
+            buttons=tuple(Button(text=b["text"], url=b["url"]) for b in data.get("buttons", [])),
+            deliver_at=data.get("deliver_at"),
+        )
 
 
 class MessageOutput(serializers.ModelSerializer):
     class Meta:
         model = Message
-        fields = ["id", "destination", "text", "status", "created_at", "sent_at", "error", "attempts"]
+        fields = [
+            "id",
+            "destination",
+            "text",
+            "title",
+            "format",
+            "status",
+            "created_at",
+            "deliver_at",
+            "sent_at",
+            "error",
+            "attempts",
+        ]
 
 
 # The two answers to an accepted message are plain serializers: a
@@ -152,33 +227,6 @@ class SentCompatQuery(serializers.Serializer):
         help_text="Only the messages after this one in the list (accepted before it): "
         "for the next page, the id of the last message received.",
     )
-
-
-# RFC 3339, what OpenAPI's `date-time` means: a date, a time to the second, an offset.
-RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.ASCII | re.IGNORECASE)
-
-
-@extend_schema_field({"type": "string", "format": "date-time"})
-class MomentField(AsGiven, serializers.Field):
-    """A moment in ISO 8601 (RFC 3339) with its offset, e.g. `2026-03-01T12:30:00Z`; returned in UTC."""
-
-    default_error_messages = {"invalid": "A date and time with its offset, e.g. 2026-03-01T12:30:00Z."}
-
-    def to_internal_value(self, data) -> datetime:
-        if not isinstance(data, str) or not RFC3339.fullmatch(data):
-            self.fail("invalid")
-        try:
-            moment = datetime.fromisoformat(data.upper())
-        except ValueError:  # a day or hour out of range, a leap second
-            self.fail("invalid")
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            # Within a day of the first or last moment Python has: as far as any message is.
-            return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)
-
-    def to_representation(self, value: datetime) -> str:
-        return value.isoformat()
 
 
 class StatusField(AsGiven, serializers.ChoiceField):

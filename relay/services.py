@@ -1,16 +1,19 @@
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from ops import metrics
-from relay import selectors, throttling
-from relay.models import Destination, Message
+from relay import delivery, selectors, throttling
+from relay.content import compose
+from relay.drafts import FORMATS, MAX_BUTTON_TEXT, MAX_BUTTONS, MAX_TITLE_LENGTH, Draft
+from relay.models import Attachment, Destination, Message
 from relay.splitting import format_header
 from relay.tasks import deliver_destination_task
 from relay.throttling import QuotaExceeded
@@ -48,23 +51,45 @@ def enqueue_message(
     to: str | int | None = None,
     only_destination_id: int | None = None,
 ) -> Message:
-    """Store the message, then hand it to the delivery queue once committed.
+    """A plain text message: accept() with a draft of just the text."""
+    return accept(
+        user=user,
+        draft=Draft(text=text),
+        idempotency_key=idempotency_key,
+        to=to,
+        only_destination_id=only_destination_id,
+    )
+
+
+def accept(
+    *,
+    user: User,
+    draft: Draft,
+    idempotency_key: str = "",
+    to: str | int | None = None,
+    only_destination_id: int | None = None,
+) -> Message:
+    """Store the message, then hand it to the delivery queue once committed: the one way in.
 
     The destination is `to` (a label or an id), else the one the credential
-    is limited to (`only_destination_id`), else the account's default. The
-    row is committed before anything is sent, and the periodic sweep finds
-    it even if the queue loses the task. With an idempotency key already
-    used in the last day, the first message is returned instead. Raises
-    ChatNotLinked, ChatUnreachable, DestinationNotFound,
-    DestinationNotAllowed, or QuotaExceeded when the account has used its
-    quota for the minute.
+    is limited to (`only_destination_id`), else the account's default. What
+    the chat is shown (header, title, formatting as entities, buttons) is
+    fixed here. The row is committed before anything is sent, and the
+    periodic sweep finds it even if the queue loses the task. With an
+    idempotency key already used in the last day, the first message is
+    returned instead. Raises ChatNotLinked, ChatUnreachable,
+    DestinationNotFound, DestinationNotAllowed, DraftInvalid, or
+    QuotaExceeded when the account has used its quota for the minute.
     """
-    text = normalize_line_breaks(text)
+    check_draft(draft)
+    text = normalize_line_breaks(draft.text)
     if idempotency_key and (earlier := selectors.message_for_idempotency_key(user=user, key=idempotency_key)):
         return earlier
     destination = _destination(user=user, to=to, only_destination_id=only_destination_id)
     if destination.unreachable_reason:
         raise ChatUnreachable(destination.unreachable_reason)
+    header = format_header(user.name) if destination.header else ""
+    content = compose(replace(draft, text=text), header)
     try:
         with transaction.atomic():
             now = throttling.take_place(user_id=user.pk)
@@ -73,18 +98,36 @@ def enqueue_message(
                 Message.objects.filter(
                     user=user, idempotency_key=idempotency_key, created_at__lt=selectors.idempotency_cutoff()
                 ).update(idempotency_key="")
+            deliver_at = draft.deliver_at if draft.deliver_at is not None and draft.deliver_at > now else None
             message = Message.objects.create(
                 user=user,
                 destination=destination,
-                header=format_header(user.name) if destination.header else "",
-                silent=destination.silent,
+                header=header,
+                silent=destination.silent if draft.silent is None else draft.silent,
                 text=text,
+                format=draft.format,
+                title=draft.title,
+                rendered=content.rendered,
+                entities=content.entities,
+                buttons=content.buttons,
+                deliver_at=deliver_at,
                 created_at=now,
                 updated_at=now,
-                next_attempt_at=now,
+                next_attempt_at=deliver_at or now,
                 idempotency_key=idempotency_key,
             )
-            transaction.on_commit(lambda: _dispatch_unless_booked(destination))
+            if draft.attachment is not None:
+                Attachment.objects.create(
+                    message=message,
+                    name=draft.attachment.name,
+                    content_type=draft.attachment.content_type,
+                    size=len(draft.attachment.data),
+                    data=draft.attachment.data,
+                )
+            if deliver_at is None:
+                transaction.on_commit(lambda: _dispatch_unless_booked(destination))
+            else:
+                transaction.on_commit(partial(_dispatch_at, destination.pk, deliver_at))
             transaction.on_commit(metrics.message_accepted)
     except QuotaExceeded:
         # A request with the same key that committed while this one waited made nothing new to count.
@@ -101,6 +144,79 @@ def enqueue_message(
             raise ChatNotLinked from None
         raise
     return message
+
+
+class NotCancellable(Exception):
+    """The message has been sent, has failed, or is being sent now."""
+
+
+# How long a cancel waits for a send under way to the same destination.
+CANCEL_WAIT_SECONDS = 5.0
+
+
+def cancel_message(*, message: Message) -> Message:
+    """Withdraw a message that has not gone out: it becomes `cancelled` and is never sent.
+
+    Taken under the destination's lease, so no send of it can be under way:
+    of a cancel and a send, exactly one happens. Raises NotCancellable.
+    """
+    if message.status != Message.Status.QUEUED or message.parts_sent:
+        raise NotCancellable(f"The message is {message.status}; only one not yet sent can be cancelled.")
+    with delivery.borrowed(message.destination_id, wait=CANCEL_WAIT_SECONDS) as held:
+        if not held:
+            raise NotCancellable("The message's chat is being sent to right now; ask again in a moment.")
+        with transaction.atomic():
+            now = timezone.now()
+            changed = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED, parts_sent=0).update(
+                status=Message.Status.CANCELLED, error="Cancelled by its sender.", updated_at=now
+            )
+            Attachment.objects.filter(message_id=message.pk).delete()
+    message.refresh_from_db()
+    if not changed:
+        raise NotCancellable(f"The message is {message.status}; only one not yet sent can be cancelled.")
+    return message
+
+
+class DraftInvalid(ValueError):
+    """A draft the service will not store, with the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+BUTTON_SCHEMES = ("http://", "https://", "tg://")
+
+
+def check_draft(draft: Draft) -> None:
+    """What every way in must respect, whatever its own parser let through; raises DraftInvalid."""
+    if draft.format not in FORMATS:
+        raise DraftInvalid("format", f"One of: {', '.join(FORMATS)}.")
+    if len(draft.title) > MAX_TITLE_LENGTH:
+        raise DraftInvalid("title", f"At most {MAX_TITLE_LENGTH} characters.")
+    if len(draft.buttons) + bool(draft.click) > MAX_BUTTONS:
+        raise DraftInvalid("buttons", f"At most {MAX_BUTTONS} buttons.")
+    for name, url in [("click", draft.click)] * bool(draft.click) + [("buttons", b.url) for b in draft.buttons]:
+        if not url.lower().startswith(BUTTON_SCHEMES) or len(url) > 2048 or any(c.isspace() for c in url):
+            raise DraftInvalid(name, "A link starts with http://, https:// or tg:// and has no spaces.")
+    for button in draft.buttons:
+        if not button.text.strip() or len(button.text) > MAX_BUTTON_TEXT:
+            raise DraftInvalid("buttons", f"A button's text is 1 to {MAX_BUTTON_TEXT} characters.")
+    if draft.attachment is not None:
+        if not draft.attachment.data:
+            raise DraftInvalid("attachment", "The file is empty.")
+        if len(draft.attachment.data) > settings.ATTACHMENT_MAX_BYTES:
+            raise DraftInvalid("attachment", f"At most {settings.ATTACHMENT_MAX_BYTES} bytes.")
+
+
+def _dispatch_at(destination_pk: int, moment) -> None:
+    # A scheduled message: a delivery task booked for its moment (the sweep
+    # finds it too, should the queue lose the task).
+    try:
+        deliver_destination_task.schedule((destination_pk,), eta=moment)
+    except Exception:
+        logger.exception("could not schedule delivery for destination %s; the sweep will", destination_pk)
 
 
 def _destination(*, user: User, to: str | int | None, only_destination_id: int | None) -> Destination:

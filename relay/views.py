@@ -8,7 +8,9 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from accounts.permissions import send_only_destination_id
+from config.parsers import FormOrTextParser, JSONParser, PlainTextParser
 from relay import destinations, selectors, services
+from relay.drafts import Draft
 from relay.labels import LabelInvalid, check_label
 from relay.models import Destination, Message
 from relay.serializers import (
@@ -35,18 +37,18 @@ BAD_QUERY = OpenApiResponse(
 ErrorOutput = inline_serializer("RelayError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
 
-def _accept(request, text: str, to: str | int | None = None) -> Response | Message:
+def _accept(request, draft: Draft, to: str | int | None = None) -> Response | Message:
     key = request.headers.get("Idempotency-Key", "")
     if len(key) > 255 or not key.isprintable() or not key.isascii():
         raise serializers.ValidationError({"Idempotency-Key": ["At most 255 printable ASCII characters."]})
     only = send_only_destination_id(request.auth)
     try:
-        return services.enqueue_message(
-            user=request.user, text=text, idempotency_key=key, to=to, only_destination_id=only
-        )
+        return services.accept(user=request.user, draft=draft, idempotency_key=key, to=to, only_destination_id=only)
     except services.QuotaExceeded as exc:
         # DRF's throttled answer: 429 with Retry-After.
         raise exceptions.Throttled(wait=exc.retry_after) from None
+    except services.DraftInvalid as exc:
+        raise serializers.ValidationError({exc.field: [exc.message]}) from None
     except services.DestinationNotFound:
         body = {"detail": f"None of your destinations is called {to!r}.", "code": "destination_not_found"}
         return Response(body, status=status.HTTP_404_NOT_FOUND)
@@ -83,6 +85,8 @@ QUOTA_DESCRIPTION = (
 
 class MessageListApi(APIView):
     accepts_messages = True
+    # JSON, a form, or the text alone: `curl -d 'Backup done' -u alice:pw .../api/v1/messages/`.
+    parser_classes = [JSONParser, FormOrTextParser, PlainTextParser]
 
     @extend_schema(
         request=MessageInput,
@@ -95,7 +99,7 @@ class MessageListApi(APIView):
     def post(self, request):
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
-        accepted = _accept(request, data.validated_data["text"], data.validated_data.get("to"))
+        accepted = _accept(request, data.draft(), data.validated_data.get("to"))
         if isinstance(accepted, Response):
             return accepted
         return Response(AcceptedOutput(accepted).data, status=status.HTTP_202_ACCEPTED)
@@ -149,6 +153,25 @@ class MessageDetailApi(APIView):
             raise Http404
         return Response(MessageOutput(message).data)
 
+    @extend_schema(
+        request=None,
+        responses={200: MessageOutput, 409: ErrorOutput},
+        tags=["messages"],
+        summary="Cancel a message that has not been sent yet",
+        description="A queued or scheduled message becomes `cancelled` and is never sent. One already sent, failed, "
+        "or in the middle of being sent answers 409.",
+    )
+    def delete(self, request, message_id: int):
+        message = selectors.message_for_user(user=request.user, message_id=message_id)
+        if message is None:
+            raise Http404
+        try:
+            message = services.cancel_message(message=message)
+        except services.NotCancellable as exc:
+            body = {"detail": str(exc), "code": "not_cancellable"}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(MessageOutput(message).data)
+
 
 class SentCompatApi(APIView):
     """`/message/sent` of the original assignment."""
@@ -166,7 +189,7 @@ class SentCompatApi(APIView):
     def post(self, request):
         data = SentCompatInput(data=request.data)
         data.is_valid(raise_exception=True)
-        accepted = _accept(request, data.validated_data["content"])
+        accepted = _accept(request, Draft(text=data.validated_data["content"]))
         if isinstance(accepted, Response):
             return accepted
         return Response(SentCompatOutput(accepted).data, status=status.HTTP_202_ACCEPTED)

@@ -5,6 +5,7 @@ turns Bot API error bodies into exceptions that carry what delivery needs.
 The request URL contains the bot token, so nothing here logs or repeats it.
 """
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +60,22 @@ class BotClient:
         self._timeout = timeout
         self._http = httpx.Client(timeout=timeout)
 
-    def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        files: dict | None = None,
+        data: dict | None = None,
+    ) -> Any:
         try:
-            response = self._http.post(self._prefix + method, json=params or {}, timeout=timeout or self._timeout)
+            if files is not None:
+                response = self._http.post(
+                    self._prefix + method, files=files, data=data, timeout=timeout or self._timeout
+                )
+            else:
+                response = self._http.post(self._prefix + method, json=params or {}, timeout=timeout or self._timeout)
         except httpx.TimeoutException:
             raise TelegramNetworkError(f"{method}: timed out") from None
         except httpx.TransportError as exc:
@@ -94,15 +108,44 @@ class BotClient:
     def get_me(self) -> dict:
         return self.call("getMe")
 
-    def send_message(self, chat_id: int, text: str, *, thread_id: int | None = None, silent: bool = False) -> dict:
-        # No parse_mode: the text is shown exactly as the user sent it, so
-        # `<`, `&`, `*` and `_` need no escaping and can never break a send.
+    def send_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        silent: bool = False,
+        entities: list[dict] | None = None,
+        reply_markup: dict | None = None,
+    ) -> dict:
+        # No parse_mode: the text is shown exactly as given, and formatting
+        # goes as entities, so no text can ever fail to parse.
         params: dict[str, Any] = {"chat_id": chat_id, "text": text, "link_preview_options": {"is_disabled": True}}
-        if thread_id is not None:
-            params["message_thread_id"] = thread_id
-        if silent:
-            params["disable_notification"] = True
+        params.update(_options(thread_id=thread_id, silent=silent, reply_markup=reply_markup))
+        if entities:
+            params["entities"] = entities
         return self.call("sendMessage", params)
+
+    def send_file(
+        self,
+        chat_id: int,
+        *,
+        photo: bool,
+        name: str,
+        content_type: str,
+        data: bytes,
+        thread_id: int | None = None,
+        silent: bool = False,
+        reply_markup: dict | None = None,
+    ) -> dict:
+        """sendPhoto or sendDocument, as a multipart upload."""
+        method, field_name = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+        fields = {"chat_id": str(chat_id)}
+        for key, value in _options(thread_id=thread_id, silent=silent, reply_markup=reply_markup).items():
+            fields[key] = value if isinstance(value, str) else json.dumps(value)
+        files = {field_name: (name, data, content_type)}
+        # An upload can take longer than a message: the timeout applies per phase, as for any call.
+        return self.call(method, files=files, data=fields)
 
     def get_chat_member(self, chat_id: int, user_id: int) -> dict:
         return self.call("getChatMember", {"chat_id": chat_id, "user_id": user_id})
@@ -127,6 +170,17 @@ class BotClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _options(*, thread_id: int | None, silent: bool, reply_markup: dict | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if thread_id is not None:
+        options["message_thread_id"] = thread_id
+    if silent:
+        options["disable_notification"] = True
+    if reply_markup:
+        options["reply_markup"] = reply_markup
+    return options
 
 
 _clients: dict[tuple[str, str], BotClient] = {}

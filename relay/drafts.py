@@ -1,0 +1,53 @@
+"""The one message value every way in builds and the accept service takes.
+
+The native API, the original routes, ntfy, Gotify, webhooks and the cabinet
+each parse their request into a Draft (and nothing else); relay/services.py
+decides the rest and fixes the content on the row.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+FORMATS = ("text", "markdown", "html")
+# Inline buttons on one message: a few rows of a few, as a notification needs.
+MAX_BUTTONS = 8
+MAX_TITLE_LENGTH = 250
+# What a button's label and an attachment's name may hold.
+MAX_BUTTON_TEXT = 64
+MAX_FILENAME = 255
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline URL button under the message."""
+
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with the message (sendDocument, or sendPhoto for an image)."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message as a client asked for it, before the service decides where it goes."""
+
+    text: str
+    title: str = ""
+    format: str = "text"
+    # None: as the destination is set; True or False: this message's own choice.
+    silent: bool | None = None
+    # ntfy's tags: emoji shortcodes become emoji before the title, other tags a line of #tags.
+    tags: tuple[str, ...] = ()
+    # ntfy's click: where tapping leads; a button under the message.
+    click: str = ""
+    buttons: tuple[Button, ...] = field(default_factory=tuple)
+    # Not before this moment; None: at once.
+    deliver_at: datetime | None = None
+    attachment: Attachment | None = None
