@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "accounts",
     "relaybot.apps.RelaybotConfig",
+    "publish",
     "relay",
     "ops",
     "cabinet",
@@ -294,6 +295,11 @@ SIGNUPS_PER_ADDRESS = envint("SIGNUPS_PER_ADDRESS", 10)
 SIGNUP_WINDOW_SECONDS = envint("SIGNUP_WINDOW_SECONDS", 3600)
 
 SPECTACULAR_SETTINGS = {
+    # Two models have a "kind": each its own enum in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "DestinationKindEnum": "relay.models.Destination.Kind",
+        "IntegrationKindEnum": "publish.models.Integration.Kind",
+    },
     "TITLE": "tg-relay API",
     "DESCRIPTION": (
         "Send a message to the API and the Telegram bot delivers it to your own chat. "

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("relaybot.urls")),
     path("api/v1/", include("relay.urls")),
+    path("api/v1/", include("publish.api_urls")),
     path("telegram/webhook/", telegram_views.webhook, name="telegram-webhook"),
     path("", include("ops.urls")),
     # The original assignment's routes, kept verbatim for existing clients.

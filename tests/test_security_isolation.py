@@ -252,7 +252,29 @@ def token_detail(w: World) -> None:
     assert w.alice.get("/api/v1/messages/").status_code == 200
 
 
+def integration_list(w: World) -> None:
+    # bob's integrations are his; one for alice's destination cannot be made.
+    from publish.services import create_integration
+
+    create_integration(user=w.alice_user, kind="gotify", name="alice's app")
+    alices = Destination.objects.get(chat_id=ALICE_CHAT)
+    made = w.bob.post("/api/v1/integrations/", {"kind": "ntfy", "name": "x", "destination": alices.pk}, format="json")
+    assert made.status_code == 404
+    assert w.bob.get("/api/v1/integrations/").json() == []
+
+
+def integration_detail(w: World) -> None:
+    from publish.models import Integration
+    from publish.services import create_integration
+
+    integration, _ = create_integration(user=w.alice_user, kind="webhook", name="alice's hook")
+    assert w.bob.delete(f"/api/v1/integrations/{integration.pk}/").status_code == 404
+    assert Integration.objects.filter(pk=integration.pk).exists()
+
+
 CHECKS: dict[str, Callable[[World], None]] = {
+    "api-integrations": integration_list,
+    "api-integration": integration_detail,
     "api-destinations": destination_list,
     "api-destination": destination_detail,
     "api-tokens": token_list,
