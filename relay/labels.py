@@ -48,7 +48,7 @@ class LabelInvalid(ValueError):
 
 def check_label(label: str) -> str:
     """The label if it may name a destination; raises LabelInvalid saying why."""
-    if not LABEL_PATTERN.match(label):
+    if not LABEL_PATTERN.fullmatch(label):
         raise LabelInvalid("A label is 1 to 64 letters A-Z, digits, '-' or '_'.")
     if label.lower() in RESERVED_LABELS:
         raise LabelInvalid(f"'{label}' is a name the service uses for its own pages; choose another.")
