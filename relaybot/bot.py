@@ -148,7 +148,9 @@ def _service_message(message: dict) -> None:
 def _group_message(message: dict, *, may_unlink: bool) -> Answer | None:
     """/start <code>, /stop and /help in a group or a forum topic; anything else is not for the bot."""
     sender, body = message.get("from"), message.get("text")
-    if not (isinstance(sender, dict) and isinstance(body, str)) or sender.get("is_bot"):
+    if not (isinstance(sender, dict) and isinstance(body, str)):
+        return None
+    if sender.get("is_bot") and not _anonymous_admin(message):
         return None
     command = _command(_string(body).strip())
     if command is None:
@@ -258,12 +260,20 @@ def _may_unlink(update: dict) -> bool:
     command = _command(_string(message.get("text")).strip())
     if command is None or command[0] != "/stop" or not (_is_id(chat.get("id")) and _is_id(sender.get("id"))):
         return False
+    if _anonymous_admin(message):
+        return True
     try:
         member = get_bot().get_chat_member(chat["id"], sender["id"])
     except TelegramError as error:
         logger.warning("could not ask chat %s who may unlink it: %s", chat["id"], error)
         return False
     return isinstance(member, dict) and member.get("status") in ("creator", "administrator")
+
+
+def _anonymous_admin(message: dict) -> bool:
+    """Sent by an administrator writing as the group (Telegram's sender is then a stand-in bot)."""
+    sender_chat = message.get("sender_chat")
+    return isinstance(sender_chat, dict) and sender_chat.get("id") == message["chat"].get("id")
 
 
 def _command(body: str) -> tuple[str, str] | None:

@@ -1,4 +1,7 @@
-"""Updates that are not private text messages get no reply and cause no error; redeliveries act once."""
+"""Updates that are not for the bot (group chatter, edits, stickers, malformed ones) get no reply and cause no error.
+
+Redeliveries act once.
+"""
 
 import copy
 
@@ -8,6 +11,7 @@ from conftest import ALICE_CHAT, poll_bot, text_update
 from relay.models import Destination
 from relaybot.bot import handle_update
 from relaybot.models import LinkCode
+from relaybot.texts import text
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +36,18 @@ IGNORED = {
     "edited message": {"edited_message": {**message(text="hello"), "edit_date": 1767225700}},
     "group chat": {"message": message(text="hello", chat={"id": GROUP_CHAT, "title": "Team", "type": "group"})},
     "supergroup": {
-        "message": message(text="/start", chat={"id": SUPERGROUP_CHAT, "title": "Big", "type": "supergroup"})
+        "message": message(text="hello", chat={"id": SUPERGROUP_CHAT, "title": "Big", "type": "supergroup"})
+    },
+    "another bot's command in a group": {
+        "message": message(text="/start@OtherBot", chat={"id": GROUP_CHAT, "title": "Team", "type": "group"})
+    },
+    "forum topic chatter": {
+        "message": message(
+            text="hello",
+            chat={"id": SUPERGROUP_CHAT, "title": "Big", "type": "supergroup", "is_forum": True},
+            message_thread_id=5,
+            is_topic_message=True,
+        )
     },
     "channel post": {
         "channel_post": {
@@ -120,18 +135,25 @@ def test_update_that_is_not_an_object_is_ignored(tg, update):
     assert_nothing_happened(tg)
 
 
-def test_group_chat_cannot_redeem_a_link_code(tg, alice_api):
+def test_a_link_code_redeemed_in_a_group_links_the_group(tg, alice, alice_api):
     code = alice_api.post("/api/v1/telegram/link/").json()["code"]
     group = {"id": GROUP_CHAT, "title": "Team", "type": "group"}
 
-    handle_update({"update_id": 5002, "message": message(text=f"/start {code}", chat=group)})
-    handle_update({"update_id": 5003, "message": message(text=code, chat=group)})
-
+    # A bare code is group chatter: only /start redeems it there.
+    handle_update({"update_id": 5002, "message": message(text=code, chat=group)})
     assert tg.sent() == []
     assert not Destination.objects.exists()
-    # The code is still good for the private chat.
-    handle_update(text_update(ALICE_CHAT, f"/start {code}"))
-    assert Destination.objects.get().chat_id == ALICE_CHAT
+
+    handle_update({"update_id": 5003, "message": message(text=f"/start {code}", chat=group)})
+
+    destination = Destination.objects.get()
+    assert (destination.user, destination.chat_id, destination.kind) == (alice, GROUP_CHAT, "group")
+    [reply] = tg.sent()
+    assert reply["chat_id"] == GROUP_CHAT
+    # The code is used up: the private chat cannot redeem it as well.
+    handle_update(text_update(ALICE_CHAT, f"/start {code}", language_code="en"))
+    assert tg.sent(chat_id=ALICE_CHAT)[0]["text"] == text("en", "code_invalid")
+    assert Destination.objects.get() == destination
 
 
 @pytest.mark.parametrize("update", list(IGNORED.values()), ids=list(IGNORED))
