@@ -2,9 +2,9 @@
 
 Telegram cannot be reached from where tg-relay is tested, so this server plays its
 part: it answers the subset of the Bot API the relay uses (getMe, sendMessage,
-getUpdates, setWebhook, deleteWebhook, getWebhookInfo) with Telegram's JSON shapes,
-status codes and descriptions, and adds a control API under /_control/ through which
-tests inject user messages, script faults and read what was sent:
+sendDocument, sendPhoto, getUpdates, setWebhook, deleteWebhook, getWebhookInfo) with
+Telegram's JSON shapes, status codes and descriptions, and adds a control API under
+/_control/ through which tests inject user messages, script faults and read what was sent:
 
     tg = FakeTelegram(token="123:abc").start()
     # point the relay at tg.url, then
@@ -22,30 +22,56 @@ mode hides ordinary chatter, topics can be closed or deleted, an upgraded group 
 at its supergroup. Negative chat ids a test merely invents stay lenient, as before.
 getChatMember and deleteMessage answer for all of them.
 
+Formatting sent as an entity array is checked as Telegram checks it; what Telegram
+would only repair quietly (partial overlaps, entities inside code or pre) is listed in
+the sent record's "entity_problems". Inline keyboards are checked and shown with the
+message. Files arrive as multipart/form-data uploads within Telegram's size limits;
+the sent log keeps their name, size, type and SHA-256, not their bytes.
+
 All state lives in memory behind one lock. A Condition on that lock wakes long polls,
 wait_sent and the webhook sender whenever something changes.
 """
 
 import contextlib
+import copy
+import email.message
+import hashlib
 import http.client
 import json
 import math
+import mimetypes
 import re
+import secrets
 import socket
+import struct
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter, deque
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from fakegram.entities import EntityError, parse_html
+from fakegram.entities import EntityError, InvalidEntities, check_entities, parse_html, url_problem
 
 BOT_ID = 7000000001
 BOT_FIRST_NAME = "tg-relay demo"
 MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+# Uploads through the cloud Bot API: 50 MB for any file, 10 MB for a photo (tdlib's 10 << 20).
+MAX_DOCUMENT_SIZE = 50 * 1024 * 1024
+MAX_PHOTO_SIZE = 10 * 1024 * 1024
+# Telegram's front server refuses a bigger request body before the Bot API reads it;
+# the margin leaves room for the form fields around a file of the largest size.
+MAX_REQUEST_SIZE = MAX_DOCUMENT_SIZE + 1024 * 1024
+# A photo's width and height may add up to 10000 pixels, in a ratio of at most 20.
+MAX_PHOTO_SIDES = 10000
+MAX_PHOTO_RATIO = 20
+# The sides of the sizes Telegram makes of a photo (s, m, x, y, w), the largest its original.
+PHOTO_BOXES = (90, 320, 800, 1280, 2560)
+MAX_CALLBACK_DATA = 64
 MAX_POLL_TIMEOUT = 50
 MAX_WAIT_SENT = 60
 MAX_FAULT_DELAY = 60
@@ -75,6 +101,14 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
 TOO_LONG = "Bad Request: message is too long"
+CAPTION_TOO_LONG = "Bad Request: message caption is too long"
+REQUEST_TOO_LARGE = "Request Entity Too Large"
+IMAGE_PROCESS_FAILED = "Bad Request: IMAGE_PROCESS_FAILED"
+PHOTO_INVALID_DIMENSIONS = "Bad Request: PHOTO_INVALID_DIMENSIONS"
+EMPTY_FILE = "Bad Request: file must be non-empty"
+WRONG_FILE_ID = "Bad Request: wrong file identifier/HTTP URL specified"
+BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
+BUTTON_TEXT_INVALID = "Bad Request: BUTTON_TEXT_INVALID"
 TOPIC_CLOSED = "Bad Request: TOPIC_CLOSED"
 THREAD_NOT_FOUND = "Bad Request: message thread not found"
 NEED_ADMIN = "Bad Request: need administrator rights in the channel chat"
@@ -150,6 +184,8 @@ class FakeTelegram:
         self._methods = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
             "getUpdates": self._get_updates,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
@@ -378,7 +414,10 @@ class FakeTelegram:
     # -- control: what the bot sent ---------------------------------------------
 
     def sent(self, chat_id: int | None = None) -> list[dict]:
-        """Messages accepted by sendMessage, in send order; text is as the client sent it."""
+        """Messages accepted by sendMessage, sendDocument and sendPhoto, in send order.
+
+        A text is as the client sent it. Records of files carry "method"; records of texts do not.
+        """
         with self._lock:
             return self._sent_to(chat_id)
 
@@ -397,7 +436,8 @@ class FakeTelegram:
                 self._changed.wait(remaining)
 
     def _sent_to(self, chat_id: int | None) -> list[dict]:
-        return [dict(message) for message in self._sent if chat_id is None or message["chat_id"] == chat_id]
+        # Deep copies: records hold lists (entities, keyboards) a caller must not change in place.
+        return [copy.deepcopy(message) for message in self._sent if chat_id is None or message["chat_id"] == chat_id]
 
     def request_counts(self) -> dict:
         """Bot API requests received per method (failed ones too) and 429s answered."""
@@ -1013,6 +1053,8 @@ class FakeTelegram:
         handler = self._methods.get(name)
         if handler is None:
             raise ApiError(404, "Not Found")
+        if len(body) > MAX_REQUEST_SIZE:
+            raise ApiError(413, REQUEST_TOO_LARGE)
         params = _bot_params(query, content_type, body)
         with self._lock:
             rule = self._take_fault(name, _parse_chat_id(params.get("chat_id")))
@@ -1063,18 +1105,93 @@ class FakeTelegram:
         chat_id = self._chat_id_param(params)
         text = _text_param(params.get("text"))
         parse_mode = _parse_mode(params.get("parse_mode"))
-        shown = text
-        if parse_mode == "HTML":
-            try:
-                shown = parse_html(text)
-            except EntityError as error:
-                raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+        shown = _shown_text(text, parse_mode)
         if not shown.strip():
             raise ApiError(400, "Bad Request: message text is empty")
+        entities, kept, problems = _entities(text, parse_mode, params, "entities")
         # Telegram counts code points of the text left after parsing the markup.
         if len(shown) > MAX_TEXT_LENGTH:
             raise ApiError(400, TOO_LONG)
         _json_param(params, "link_preview_options")
+        markup, keyboard = _reply_markup(params)
+        extras: dict[str, Any] = {}
+        if parse_mode:
+            extras["parse_mode"] = parse_mode
+        # Only when given, so records of plain sends keep their shape.
+        if entities is not None:
+            extras["entities"] = entities
+            extras["entity_problems"] = problems
+        if markup is not None:
+            extras["reply_markup"] = markup
+        content: dict[str, Any] = {"text": shown}
+        if kept:
+            content["entities"] = kept
+        return self._post(chat_id, params, {"text": text}, extras, content, keyboard)
+
+    def _send_document(self, params: dict) -> dict:
+        return self._send_file(params, "document")
+
+    def _send_photo(self, params: dict) -> dict:
+        return self._send_file(params, "photo")
+
+    def _send_file(self, params: dict, kind: str) -> dict:
+        """sendDocument or sendPhoto with an uploaded file; kind names the file's field."""
+        chat_id = self._chat_id_param(params)
+        upload = params.get(kind)
+        if upload is None or upload == "":
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        # The simulator keeps no files, so no file_id or URL names one it could send.
+        if not isinstance(upload, Upload):
+            raise ApiError(400, WRONG_FILE_ID)
+        if not upload.data:
+            raise ApiError(400, EMPTY_FILE)
+        if len(upload.data) > MAX_DOCUMENT_SIZE:
+            raise ApiError(413, REQUEST_TOO_LARGE)
+        caption = _text_param(params.get("caption"))
+        parse_mode = _parse_mode(params.get("parse_mode"))
+        shown = _shown_text(caption, parse_mode)
+        entities, kept, problems = _entities(caption, parse_mode, params, "caption_entities")
+        if len(shown) > MAX_CAPTION_LENGTH:
+            raise ApiError(400, CAPTION_TOO_LONG)
+        markup, keyboard = _reply_markup(params)
+        content: dict[str, Any] = {kind: _photo_sizes(upload.data) if kind == "photo" else _document(upload)}
+        fields = {
+            "method": "sendPhoto" if kind == "photo" else "sendDocument",
+            "file_name": upload.filename,
+            "file_size": len(upload.data),
+            "mime_type": upload.content_type,
+            "sha256": hashlib.sha256(upload.data).hexdigest(),
+        }
+        extras: dict[str, Any] = {}
+        if "caption" in params:
+            extras["caption"] = caption
+        if parse_mode:
+            extras["parse_mode"] = parse_mode
+        if entities is not None:
+            extras["caption_entities"] = entities
+            extras["entity_problems"] = problems
+        if markup is not None:
+            extras["reply_markup"] = markup
+        if shown:
+            content["caption"] = shown
+        if kept:
+            content["caption_entities"] = kept
+        return self._post(chat_id, params, fields, extras, content, keyboard)
+
+    def _post(
+        self,
+        chat_id: int,
+        params: dict,
+        fields: dict,
+        extras: dict,
+        content: dict,
+        keyboard: dict | None,
+    ) -> dict:
+        """Send a checked message to the chat: record it, remember it, answer its Message.
+
+        The record is chat_id, message_id, fields, date, extras, then the thread and
+        notification options when given; content is what the Message shows.
+        """
         thread_id = _parse_chat_id(params.get("message_thread_id"))
         silent = params.get("disable_notification")
         with self._lock:
@@ -1084,12 +1201,10 @@ class FakeTelegram:
             record = {
                 "chat_id": chat_id,
                 "message_id": self._next_message_id(chat_id),
-                "text": text,
+                **fields,
                 "date": int(time.time()),
+                **extras,
             }
-            if parse_mode:
-                record["parse_mode"] = parse_mode
-            # Only when given, so records of plain sends keep their shape.
             if thread_id is not None:
                 record["message_thread_id"] = thread_id
             if silent is not None and silent != "":
@@ -1100,11 +1215,13 @@ class FakeTelegram:
             if chat["type"] == "channel":
                 # A channel's messages are signed by the channel, not by whoever posted them.
                 message = {"message_id": record["message_id"], "sender_chat": chat}
-            message.update({"chat": chat, "date": record["date"], "text": shown})
+            message.update({"chat": chat, "date": record["date"], **content})
             if in_topic:
                 message["message_thread_id"] = thread_id
                 message["is_topic_message"] = True
                 message["reply_to_message"] = self._quoted(chat_id, thread_id)
+            if keyboard is not None:
+                message["reply_markup"] = keyboard
             self._remember(chat_id, message, by_bot=True, record=record)
             self._changed.notify_all()
         return _ok(message)
@@ -1669,6 +1786,67 @@ def _bot_params(query: str, content_type: str, body: bytes) -> dict:
     elif body and media_type in ("", "application/x-www-form-urlencoded"):
         form = body.decode("utf-8", errors="replace")
         params.update(parse_qsl(form, keep_blank_values=True))
+    elif body and media_type == "multipart/form-data":
+        params.update(_multipart(content_type, body))
+    return params
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart/form-data request."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+_DISPOSITION_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """Fields as strings and files as Upload, as the Bot API reads a multipart/form-data body."""
+    header = email.message.Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        raise ApiError(400, "Bad Request: can't find boundary in multipart/form-data request")
+    fields: dict[str, Any] = {}
+    for chunk in body.split(b"--" + boundary.encode("latin-1"))[1:]:
+        if chunk.startswith(b"--"):
+            break  # the closing delimiter
+        head, blank, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not blank:
+            continue
+        headers = {}
+        for line in head.decode("utf-8", errors="replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        disposition = _disposition(headers.get("content-disposition", ""))
+        name = disposition.get("name")
+        if name is None:
+            continue
+        data = data.removesuffix(b"\r\n")
+        # A part with a file name is a file, whatever its field; any other is a string.
+        filename = disposition.get("filename")
+        if filename is None:
+            fields[name] = data.decode("utf-8", errors="replace")
+        else:
+            part_type = headers.get("content-type") or "application/octet-stream"
+            fields[name] = Upload(filename=filename, content_type=part_type, data=data)
+    return fields
+
+
+def _disposition(value: str) -> dict[str, str]:
+    params = {}
+    for name, raw in _DISPOSITION_PARAM.findall(value):
+        raw = raw.strip()
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params[name.lower()] = raw
+    extended = params.pop("filename*", None)
+    if extended and "'" in extended:
+        charset, _, encoded = extended.partition("'")
+        params["filename"] = unquote(encoded.partition("'")[2], encoding=charset or "utf-8", errors="replace")
     return params
 
 
@@ -1700,6 +1878,102 @@ def _text_param(value: Any) -> str:
     if _is_number(value):
         return str(value)
     return ""
+
+
+def _shown_text(text: str, parse_mode: str | None) -> str:
+    """The text (or caption) Telegram shows once the markup is parsed."""
+    if parse_mode != "HTML":
+        return text
+    try:
+        return parse_html(text)
+    except EntityError as error:
+        raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+
+
+def _entities(text: str, parse_mode: str | None, params: dict, name: str) -> tuple[list | None, list[dict], list[str]]:
+    """The entity array as sent (None when absent), the entities Telegram keeps, and the problems.
+
+    Telegram ignores the array when parse_mode is set, so it goes unchecked then; the
+    simulator only notes it as a problem.
+    """
+    value = params.get(name)
+    if value is None or value == "":
+        return None, [], []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse entities JSON object") from None
+    if not isinstance(value, list):
+        raise ApiError(400, "Bad Request: expected an Array of MessageEntity")
+    if parse_mode:
+        return value, [], [f"{name} are ignored because parse_mode is set"]
+    try:
+        kept, problems = check_entities(text, value)
+    except InvalidEntities as error:
+        raise ApiError(400, f"Bad Request: {error}") from None
+    return value, kept, problems
+
+
+def _reply_markup(params: dict) -> tuple[Any, dict | None]:
+    """The reply_markup as sent (None when absent) and the inline keyboard the message shows.
+
+    Only URL and callback buttons are simulated. A button with both a url and callback_data
+    is refused, where Telegram would quietly keep only the url.
+    """
+    value = params.get("reply_markup")
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "Bad Request: object expected as reply markup")
+    rows = value.get("inline_keyboard")
+    if rows is None:
+        return value, None  # a reply keyboard or force_reply: not part of the Message
+    if not isinstance(rows, list):
+        raise ApiError(400, 'Bad Request: field "inline_keyboard" must be of type Array')
+    if not all(isinstance(row, list) for row in rows):
+        raise ApiError(
+            400, 'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
+        )
+    keyboard = [[_inline_button(button) for button in row] for row in rows]
+    # Links are checked after every button parsed, then what Telegram's servers refuse.
+    for button in (button for row in keyboard for button in row):
+        reason = url_problem(button["url"]) if "url" in button else None
+        if reason:
+            raise ApiError(400, f"Bad Request: inline keyboard button URL '{button['url']}' is invalid: {reason}")
+    for button in (button for row in keyboard for button in row):
+        if not button["text"].strip():
+            raise ApiError(400, BUTTON_TEXT_INVALID)
+        if len(button.get("callback_data", "").encode("utf-8")) > MAX_CALLBACK_DATA:
+            raise ApiError(400, BUTTON_DATA_INVALID)
+    return value, ({"inline_keyboard": keyboard} if keyboard else None)
+
+
+def _inline_button(button: Any) -> dict:
+    def refuse(reason: str) -> ApiError:
+        return ApiError(400, f"Bad Request: can't parse inline keyboard button: {reason}")
+
+    if not isinstance(button, dict):
+        raise refuse("InlineKeyboardButton must be an Object")
+    if "text" not in button:
+        raise refuse('Can\'t find field "text"')
+    for name in ("text", "url", "callback_data"):
+        if button.get(name) is not None and not isinstance(button[name], str):
+            raise refuse(f'Field "{name}" must be of type String')
+    # An empty url or callback_data counts as absent, as in Telegram.
+    url, data = button.get("url"), button.get("callback_data")
+    if url and data:
+        raise refuse("a button has either url or callback_data, not both")
+    if url:
+        return {"text": button["text"], "url": url}
+    if data:
+        return {"text": button["text"], "callback_data": data}
+    raise refuse("Text buttons are unallowed in the inline keyboard")
 
 
 def _parse_mode(value: Any) -> str | None:
@@ -1768,6 +2042,108 @@ def _fault_error(rule: dict) -> Exception:
         # A refusal that no retry changes, and not about the chat.
         return ApiError(400, TOO_LONG)
     return DropConnection()
+
+
+# -- files ------------------------------------------------------------------------
+
+# Built-in types only, so a document's type does not depend on the machine's mime.types.
+_MIME_TYPES = mimetypes.MimeTypes()
+
+
+def _file_ids(prefix: str) -> dict:
+    return {"file_id": prefix + secrets.token_urlsafe(36), "file_unique_id": "AQAD" + secrets.token_urlsafe(9)}
+
+
+def _document(upload: Upload) -> dict:
+    # Telegram types a document by its name's extension; it never sees the part's Content-Type.
+    mime_type = _MIME_TYPES.guess_type(upload.filename)[0] or "application/octet-stream"
+    return {
+        "file_name": upload.filename,
+        "mime_type": mime_type,
+        **_file_ids("BQACAgIAAxkBAAI"),
+        "file_size": len(upload.data),
+    }
+
+
+def _photo_sizes(data: bytes) -> list[dict]:
+    """The PhotoSize list of an uploaded photo, or the error Telegram answers for it."""
+    if len(data) > MAX_PHOTO_SIZE:
+        raise ApiError(
+            400,
+            f"Bad Request: file of size {len(data)} bytes is too big for a photo; "
+            f"the maximum size is {MAX_PHOTO_SIZE} bytes",
+        )
+    size = _image_size(data)
+    if size is None:
+        raise ApiError(400, IMAGE_PROCESS_FAILED)
+    width, height = size
+    if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(width, height):
+        raise ApiError(400, PHOTO_INVALID_DIMENSIONS)
+    sizes = []
+    longest = max(width, height)
+    for box in PHOTO_BOXES:
+        scale = min(1, box / longest)
+        sizes.append(
+            {
+                **_file_ids("AgACAgIAAxkBAAI"),
+                "width": max(1, round(width * scale)),
+                "height": max(1, round(height * scale)),
+            }
+        )
+        if longest <= box:
+            break
+    # Telegram recompresses every size; the largest is given the upload's size here.
+    sizes[-1]["file_size"] = len(data)
+    return sizes
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG, JPEG or WebP image; None for anything else or a header cut short."""
+    size = None
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        size = struct.unpack(">II", data[16:24])
+    elif data.startswith(b"\xff\xd8\xff"):
+        size = _jpeg_size(data)
+    elif data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        size = _webp_size(data)
+    if size is None or min(size) <= 0:
+        return None
+    return size
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    # Walk the segments to the first start-of-frame marker, which holds the height and width.
+    i = 2
+    while i + 9 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1  # fill byte
+            continue
+        if 0xD0 <= marker <= 0xD9 or marker == 0x01:
+            i += 2  # markers without a length
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        if marker == 0xDA:
+            return None  # image data before any frame header
+        i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    return None
 
 
 # -- chats and their members ------------------------------------------------------
