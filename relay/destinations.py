@@ -235,6 +235,9 @@ def chat_unreachable(*, chat_id: int, reason: str, thread_id: int | None = None)
     chosen = Destination.objects.filter(chat_id=chat_id)
     if thread_id is not None:
         chosen = chosen.filter(thread_id=thread_id)
+    else:
+        # A closed or deleted topic's mark outlasts the bot's membership, which chat_reachable clears.
+        chosen = chosen.exclude(unreachable_reason__in=TOPIC_REASONS)
     return chosen.exclude(unreachable_reason=reason[:255]).update(unreachable_reason=reason[:255])
 
 

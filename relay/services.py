@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -186,7 +187,15 @@ class DraftInvalid(ValueError):
         self.message = message
 
 
-BUTTON_SCHEMES = ("http://", "https://", "tg://")
+def is_link(url: str) -> bool:
+    """A link Telegram takes for a button: http, https or tg, with a host, no spaces, at most 2,048 characters."""
+    if len(url) > 2048 or any(char.isspace() for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https", "tg") and bool(parts.netloc)
 
 
 def check_draft(draft: Draft) -> None:
@@ -198,8 +207,8 @@ def check_draft(draft: Draft) -> None:
     if len(draft.buttons) + bool(draft.click) > MAX_BUTTONS:
         raise DraftInvalid("buttons", f"At most {MAX_BUTTONS} buttons.")
     for name, url in [("click", draft.click)] * bool(draft.click) + [("buttons", b.url) for b in draft.buttons]:
-        if not url.lower().startswith(BUTTON_SCHEMES) or len(url) > 2048 or any(c.isspace() for c in url):
-            raise DraftInvalid(name, "A link starts with http://, https:// or tg:// and has no spaces.")
+        if not is_link(url):
+            raise DraftInvalid(name, "A link is http://, https:// or tg:// with a host, and has no spaces.")
     for button in draft.buttons:
         if not button.text.strip() or len(button.text) > MAX_BUTTON_TEXT:
             raise DraftInvalid("buttons", f"A button's text is 1 to {MAX_BUTTON_TEXT} characters.")

@@ -516,11 +516,6 @@ def test_a_closed_topic_is_refused_while_the_bot_is_away(bot, alice_api, forum):
     assert send(alice_api, "hello", to="alerts").status_code == 409
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="relay.destinations.chat_unreachable overwrites the topic's TOPIC_CLOSED with the kick's reason, "
-    "which the bot coming back then clears",
-)
 def test_a_closed_topic_stays_unreachable_when_the_bot_is_added_back(bot, alice_api, forum):
     alerts = bot.create_topic(forum, "Alerts")
     link_here(bot, alice_api, forum, "alerts", thread_id=alerts)
