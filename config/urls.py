@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include("relay.urls")),
     path("api/v1/", include("publish.api_urls")),
     path("telegram/webhook/", telegram_views.webhook, name="telegram-webhook"),
+    path("hooks/", include("publish.hook_urls")),
     path("", include("ops.urls")),
     # The original assignment's routes, kept verbatim for existing clients.
     path("", include("accounts.compat_urls")),

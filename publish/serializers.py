@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from publish.hook_templates import TemplateSyntaxError, compile_template
 from publish.models import Integration
 from relay.serializers import DestinationRefField
 
@@ -17,6 +18,14 @@ class IntegrationInput(serializers.Serializer):
         max_length=10000,
         help_text="A generic webhook's message: Django's template language over the JSON payload.",
     )
+
+    def validate_template(self, value: str) -> str:
+        # Refused when made, rather than found broken when a tool posts.
+        try:
+            compile_template(value)
+        except TemplateSyntaxError as exc:
+            raise serializers.ValidationError(f"The template cannot be used: {exc}") from None
+        return value
 
 
 class IntegrationOutput(serializers.ModelSerializer):

@@ -7,6 +7,7 @@ the other. Every check runs as bob, by Bearer token and by HTTP Basic, against
 alice's data, and nothing bob receives may mention alice's texts or chat.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -272,7 +273,45 @@ def integration_detail(w: World) -> None:
     assert Integration.objects.filter(pk=integration.pk).exists()
 
 
+def _hook(w: World, kind: str, suffix: str, body: str, content_type: str) -> None:
+    # A hook's secret is its credential: bob's posts to bob's chat whatever else the request carries,
+    # another kind's secret or a guess next to alice's is the same 404 as nonsense.
+    from publish.services import create_integration
+
+    _, alices = create_integration(user=w.alice_user, kind=kind, name="alice's")
+    _, bobs = create_integration(user=w.bob_user, kind=kind, name="bob's")
+    _, bobs_other = create_integration(user=w.bob_user, kind="gotify", name="bob's app")
+    mine = w.bob.post(f"/hooks/{bobs}{suffix}", body, content_type=content_type)
+    assert mine.status_code == 200, mine.content
+    [message_id] = mine.json()["accepted"]
+    assert Message.objects.get(pk=message_id).destination.chat_id == BOB_CHAT
+    guess = alices[:-1] + ("A" if alices[-1] != "A" else "B")
+    nonsense = w.bob.post(f"/hooks/nonsense{suffix}", body, content_type=content_type)
+    for secret in (guess, bobs_other):
+        refused = w.bob.post(f"/hooks/{secret}{suffix}", body, content_type=content_type)
+        assert (refused.status_code, refused.json()) == (404, nonsense.json())
+    assert not Message.objects.filter(user=w.alice_user).exclude(pk__in=w.alice_message_ids).exists()
+
+
+def hook_alertmanager(w: World) -> None:
+    alert = {"status": "firing", "labels": {"alertname": "BobsAlert"}}
+    _hook(w, "alertmanager", "/alertmanager", json.dumps({"status": "firing", "alerts": [alert]}), "application/json")
+
+
+def hook_grafana(w: World) -> None:
+    alert = {"status": "firing", "labels": {"alertname": "BobsAlert"}}
+    body = json.dumps({"status": "firing", "title": "[FIRING:1]", "alerts": [alert]})
+    _hook(w, "grafana", "/grafana", body, "application/json")
+
+
+def hook_generic(w: World) -> None:
+    _hook(w, "webhook", "", "bob's hook", "text/plain")
+
+
 CHECKS: dict[str, Callable[[World], None]] = {
+    "hook-alertmanager": hook_alertmanager,
+    "hook-grafana": hook_grafana,
+    "hook": hook_generic,
     "api-integrations": integration_list,
     "api-integration": integration_detail,
     "api-destinations": destination_list,
