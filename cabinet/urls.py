@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cabinet import views
+from cabinet import integrations, views
 
 app_name = "cabinet"
 urlpatterns = [
@@ -31,6 +31,13 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/revoke/", views.token_revoke, name="token-revoke"),
     path("tokens/revoke/confirm/", views.token_revoke_confirm, name="token-revoke-confirm"),
+    path("integrations/", integrations.integration_list, name="integrations"),
+    path("integrations/<int:integration_id>/revoke/", integrations.integration_revoke, name="integration-revoke"),
+    path(
+        "integrations/<int:integration_id>/revoke/confirm/",
+        integrations.integration_revoke_confirm,
+        name="integration-revoke-confirm",
+    ),
     path("profile/", views.profile, name="profile"),
     path("profile/password/", views.password_change, name="password-change"),
     path("profile/time-zone/", views.time_zone_change, name="time-zone"),
