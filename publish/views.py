@@ -4,6 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import Error as ErrorOutput
 from publish import selectors, services
 from publish.serializers import IntegrationInput, IntegrationOutput, NewIntegrationOutput
 from publish.urls_for import integration_url
@@ -17,7 +18,7 @@ class IntegrationListApi(APIView):
 
     @extend_schema(
         request=IntegrationInput,
-        responses={201: NewIntegrationOutput},
+        responses={201: NewIntegrationOutput, 404: ErrorOutput},
         tags=["integrations"],
         summary="A send-only credential for a tool: ntfy, Gotify, a webhook, Alertmanager or Grafana",
         description="Answers once with `secret` and the `url` to paste into the tool; only a hash is kept.",

@@ -100,9 +100,19 @@ class MomentField(AsGiven, serializers.Field):
         return value.isoformat()
 
 
+# A link a button may open (relay.services.is_link): no white space in Python's sense or JSON Schema's.
+LINK_PATTERN = r"^(http|https|tg|HTTP|HTTPS|TG)://[^\s\u001c-\u001f\u0085/?#]+[^\s\u001c-\u001f\u0085]*$"
+
+
+class LinkField(serializers.RegexField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"invalid": "An http://, https:// or tg:// link with a host, no spaces."})
+        super().__init__(LINK_PATTERN, max_length=2048, **kwargs)
+
+
 class ButtonInput(serializers.Serializer):
     text = serializers.CharField(max_length=MAX_BUTTON_TEXT, help_text="The button's label.")
-    url = serializers.CharField(max_length=2048, help_text="An http://, https:// or tg:// link it opens.")
+    url = LinkField(help_text="An http://, https:// or tg:// link it opens.")
 
 
 class MessageInput(serializers.Serializer):
@@ -125,7 +135,7 @@ class MessageInput(serializers.Serializer):
         default=None,
         help_text="Without a notification sound; the destination's setting if left out.",
     )
-    click = serializers.CharField(required=False, max_length=2048, help_text="A link, shown as a button.")
+    click = LinkField(required=False, help_text="A link, shown as a button.")
     buttons = ButtonInput(many=True, required=False, help_text=f"Up to {MAX_BUTTONS} link buttons under the message.")
     deliver_at = MomentField(required=False, help_text="Not sent before this moment (cancel with DELETE until then).")
 

@@ -35,11 +35,11 @@ SEED = """
 import json
 from accounts.models import User
 from accounts.services import issue_token
-from relay.models import Destination
+from relay import destinations
 tokens = {}
 for chat_id in [%(busy)d] + list(range(%(first)d, %(first)d + %(chats)d)):
     user, _ = User.objects.get_or_create(username=f"user{chat_id}", defaults={"name": f"User {chat_id}"})
-    Destination.objects.get_or_create(user=user, chat_id=chat_id)
+    destinations.link(user=user, chat=destinations.ChatInfo(chat_id=chat_id, kind="private"))
     tokens[chat_id] = issue_token(user=user)[1]
 print(json.dumps(tokens))
 """

@@ -84,10 +84,16 @@ def test_the_longest_message_of_four_byte_characters_fits(api, path, escaped):
     assert response.status_code == 202, response.content[:300]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), BODIES, ids=IDS)
-@pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x", "image/png"]
-)
+# A text/plain body is the message itself on the native API (test_a_text_body_is_the_message).
+OTHER_TYPES = [
+    pytest.param(method, path, body, content_type, id=f"{content_type.split(';')[0]}-{name}")
+    for (method, path, body), name in zip(BODIES, IDS, strict=True)
+    for content_type in ["text/plain", "application/xml", "multipart/form-data; boundary=x", "image/png"]
+    if not (content_type == "text/plain" and path == "/api/v1/messages/")
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type"), OTHER_TYPES)
 def test_a_body_of_another_type_is_415(api, method, path, body, content_type):
     response = send(api, method, path, json.dumps(body).encode(), content_type)
 
@@ -189,3 +195,14 @@ def test_the_webhook_too_refuses_an_oversize_body(tg):
     )
 
     assert_refused(response, 413, "too large")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded"]
+)
+def test_a_text_body_is_the_message(api, tg, content_type):
+    # `curl -d 'Backup done'` labels a bare text as a form; `-H 'Content-Type: text/plain'` says what it is.
+    response = send(api, "post", "/api/v1/messages/", "Backup done ✓ 🚀".encode(), content_type)
+
+    assert response.status_code == 202, response.content
+    assert response.json()["text"] == "Backup done ✓ 🚀"
