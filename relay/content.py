@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import emoji
 
+from relay import formatting
 from relay.drafts import Draft
 from relay.splitting import split_text, utf16_len
 
@@ -36,8 +37,6 @@ def compose(draft: Draft, header: str) -> Content:
     if draft.format == "text":
         body, entities = draft.text, []
     else:
-        from relay import formatting
-
         formatted = formatting.render(draft.text, draft.format)
         body, entities = formatted.text, formatted.entities
     shown, offset = "", 0
@@ -82,8 +81,6 @@ def text_parts(*, header: str, shown: str, entities: list[dict]) -> list[tuple[s
     """The Telegram messages a text goes out as, each with its entities: the same every time, so a retry resumes."""
     if not entities:
         return [(part, []) for part in split_text(header, shown)]
-    from relay import formatting
-
     return formatting.split(header + shown, entities, start=len(header))
 
 
