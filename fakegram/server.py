@@ -12,6 +12,11 @@ Telegram's JSON shapes, status codes and descriptions, and adds a control API un
     tg.wait_sent(1)
     tg.stop()
 
+Users press the bot's callback buttons (press_button: a callback_query the bot answers
+with answerCallbackQuery) and reply to its messages (user_replies). The bot edits its
+own messages with editMessageText and editMessageReplyMarkup; the sent record is
+changed in place and keeps what it replaced under "edits".
+
 A user blocking the bot (user_blocks_bot) both makes sends to them answer 403 and
 queues a my_chat_member update, as Telegram does; chats/<id>/block only does the
 former, like a block the bot was never told about.
@@ -72,6 +77,10 @@ MAX_PHOTO_RATIO = 20
 # The sides of the sizes Telegram makes of a photo (s, m, x, y, w), the largest its original.
 PHOTO_BOXES = (90, 320, 800, 1280, 2560)
 MAX_CALLBACK_DATA = 64
+# The text of an answer to a callback query: 0-200 characters.
+MAX_CALLBACK_ANSWER = 200
+# Callback query ids are long numeric strings in Telegram; these count up from here.
+FIRST_CALLBACK_ID = 4204000000000000000
 MAX_POLL_TIMEOUT = 50
 MAX_WAIT_SENT = 60
 MAX_FAULT_DELAY = 60
@@ -93,6 +102,8 @@ ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "use
 
 FAULT_KINDS = frozenset({"429", "500", "502", "drop", "slow", "403", "chat_not_found", "migrate", "too_long"})
 FAULT_FIELDS = frozenset({"method", "chat_id", "kind", "times", "retry_after", "delay", "migrate_to_chat_id"})
+# What a sent record's "edits" keep of the content each edit replaced.
+EDIT_HISTORY_FIELDS = ("text", "caption", "parse_mode", "entities", "caption_entities", "reply_markup")
 PARSE_MODES = {"html": "HTML", "markdown": "Markdown", "markdownv2": "MarkdownV2"}
 # Left out unless allowed_updates names them (TELEGRAM.md: my_chat_member too).
 OPT_IN_UPDATES = frozenset({"chat_member", "my_chat_member", "message_reaction", "message_reaction_count"})
@@ -115,6 +126,17 @@ NEED_ADMIN = "Bad Request: need administrator rights in the channel chat"
 CANT_DELETE = "Bad Request: message can't be deleted"
 DELETE_NOT_FOUND = "Bad Request: message to delete not found"
 NO_MESSAGE_ID = "Bad Request: message identifier is not specified"
+EDIT_NOT_FOUND = "Bad Request: message to edit not found"
+CANT_EDIT = "Bad Request: message can't be edited"
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly the same"
+    " as a current content and reply markup of the message"
+)
+NO_TEXT_TO_EDIT = "Bad Request: there is no text in the message to edit"
+INLINE_KEYBOARD_EXPECTED = "Bad Request: inline keyboard expected"
+# What Telegram answers for an edited text over 4096 characters, or an answer text over 200.
+MESSAGE_TOO_LONG = "Bad Request: MESSAGE_TOO_LONG"
+QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 INVALID_USER_ID = "Bad Request: invalid user_id specified"
 USER_NOT_FOUND = "Bad Request: user not found"
 WEBHOOK_ACTIVE = (
@@ -192,6 +214,9 @@ class FakeTelegram:
             "getWebhookInfo": self._get_webhook_info,
             "getChatMember": self._get_chat_member,
             "deleteMessage": self._delete_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "answerCallbackQuery": self._answer_callback_query,
         }
         # These only grow, even across reset(), as in Telegram: a relay that is
         # still polling with an old offset must not mistake new updates for old.
@@ -200,6 +225,7 @@ class FakeTelegram:
         self._poll_ticket = 0
         self._groups_made = 0
         self._supergroups_made = 0
+        self._callbacks_made = 0
         # How many times reset() ran: a slow request that outlives a reset is forgotten with the rest.
         self._resets = 0
         self._forget_everything()
@@ -230,6 +256,9 @@ class FakeTelegram:
         # Every message known by (chat_id, message_id), for replies and deleteMessage.
         self._messages: dict[tuple[int, int], dict] = {}
         self._deleted: list[dict] = []
+        # Callback queries by id, in the order pressed, and the bot's answers to them.
+        self._callbacks: dict[str, dict] = {}
+        self._answers: list[dict] = []
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -320,6 +349,7 @@ class FakeTelegram:
         first_name: Any,
         username: Any,
         language_code: Any,
+        reply_to: int | None = None,
     ) -> tuple[int, int]:
         if not _is_int(user_id) or user_id <= 0:
             raise BadInput("user_id must be a positive integer")
@@ -338,13 +368,17 @@ class FakeTelegram:
             sender["language_code"] = language_code
         chat["type"] = "private"
         with self._lock:
+            if reply_to is not None and not self._exists(user_id, reply_to):
+                raise BadInput(f"there is no message {reply_to} in {user_id} to reply to")
             message = {
                 "message_id": self._next_message_id(user_id),
                 "from": sender,
                 "chat": chat,
                 "date": int(time.time()),
-                "text": text,
             }
+            if reply_to is not None:
+                message["reply_to_message"] = self._quoted(user_id, reply_to)
+            message["text"] = text
             command = _COMMAND.match(text)
             if command:
                 length = _utf16_length(command.group())
@@ -410,6 +444,193 @@ class FakeTelegram:
         if self._allowed_updates:
             return kind in self._allowed_updates
         return kind not in OPT_IN_UPDATES
+
+    # -- control: buttons, answers and replies ----------------------------------
+
+    def press_button(
+        self,
+        chat_id: int,
+        message_id: int,
+        *,
+        user_id: int,
+        data: str | None = None,
+        text: str | None = None,
+    ) -> int | None:
+        """A user presses a callback button under the bot's message: a callback_query update.
+
+        The button is found by its callback_data or its text (both, when given, must name the
+        same button); a URL button only opens its link, so it cannot be pressed this way. Returns
+        the update_id, or None when the bot receives nothing: it is no longer in the group or
+        channel, or the user blocked it. The query waits for answerCallbackQuery.
+        """
+        return self._press(chat_id, message_id, user_id=user_id, data=data, text=text)[0]
+
+    def _press(
+        self, chat_id: Any, message_id: Any, *, user_id: Any, data: Any, text: Any
+    ) -> tuple[int | None, str | None]:
+        chat_id = _chat_arg(chat_id)
+        message_id = _user_arg(message_id, "message_id")
+        user_id = _user_arg(user_id, "user_id")
+        if data is None and text is None:
+            raise BadInput("name the button by its data or its text")
+        for name, value in (("data", data), ("text", text)):
+            if value is not None and not isinstance(value, str):
+                raise BadInput(f"{name} must be a string")
+        with self._lock:
+            entry = self._bot_message(chat_id, message_id)
+            button = _find_button(entry["message"], data, text)
+            group = self._groups.get(chat_id)
+            if group is None and chat_id > 0 and user_id != chat_id:
+                raise BadInput(f"only the user {chat_id} sees the buttons of the private chat {chat_id}")
+            if group is not None and group["type"] != "channel":
+                group["members"].setdefault(user_id, "member")
+            if group is not None and group["bot"]["status"] not in ("member", "administrator"):
+                return None, None
+            if group is None and chat_id in self._blocked:
+                return None, None
+            self._callbacks_made += 1
+            query_id = str(FIRST_CALLBACK_ID + self._callbacks_made)
+            self._callbacks[query_id] = {
+                "id": query_id,
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "user_id": user_id,
+                "data": button["callback_data"],
+                "date": int(time.time()),
+                "answered": False,
+            }
+            query = {
+                "id": query_id,
+                "from": self._person(user_id),
+                # The message as it is now, edits included; a copy, so later edits leave the update alone.
+                "message": copy.deepcopy(entry["message"]),
+                "chat_instance": _chat_instance(chat_id),
+                "data": button["callback_data"],
+            }
+            return self._push({"callback_query": query}), query_id
+
+    def callback_queries(self) -> list[dict]:
+        """Every button press the bot received, in order: id, chat_id, message_id, user_id, data, date, answered."""
+        with self._lock:
+            return [dict(query) for query in self._callbacks.values()]
+
+    def answered_callbacks(self) -> list[dict]:
+        """The bot's answerCallbackQuery calls that succeeded, in order.
+
+        Each: callback_query_id, chat_id, message_id, user_id, data, date, show_alert, and
+        text, url and cache_time when the bot gave them.
+        """
+        with self._lock:
+            return [dict(answer) for answer in self._answers]
+
+    def wait_answered(self, count: int, timeout: float = 10) -> list[dict]:
+        """Wait until the bot answered at least `count` callback queries; returns the answers."""
+        return self._wait_answered(count, timeout)[0]
+
+    def _wait_answered(self, count: float, timeout: float) -> tuple[list[dict], bool]:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                remaining = deadline - time.monotonic()
+                if len(self._answers) >= count or remaining <= 0 or self._stopping.is_set():
+                    return [dict(answer) for answer in self._answers], len(self._answers) >= count
+                self._changed.wait(remaining)
+
+    def user_replies(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        user_id: int,
+        first_name: str = "Alice",
+    ) -> int | None:
+        """A user replies to the bot's message: a message update whose reply_to_message is that message.
+
+        In a private chat the user must be its user; in a forum topic the reply stays in the
+        topic. Privacy mode lets replies to the bot through, so the bot receives it wherever
+        it is a member; returns the update_id, or None when the bot has left the group.
+        """
+        return self._user_reply(chat_id, message_id, text, user_id=user_id, first_name=first_name)[0]
+
+    def _user_reply(
+        self,
+        chat_id: Any,
+        message_id: Any,
+        text: Any,
+        *,
+        user_id: Any,
+        first_name: Any,
+    ) -> tuple[int | None, int]:
+        chat_id = _chat_arg(chat_id)
+        message_id = _user_arg(message_id, "message_id")
+        user_id = _user_arg(user_id, "user_id")
+        with self._lock:
+            entry = self._bot_message(chat_id, message_id)
+            thread_id = entry["message"].get("message_thread_id")
+            in_group = chat_id in self._groups
+            known = self._people.get(user_id) if in_group else self._users.get(user_id)
+            username = (known or {}).get("username")
+        if in_group:
+            return self._group_user_message(
+                chat_id,
+                user_id,
+                text,
+                thread_id=thread_id,
+                first_name=first_name,
+                username=username,
+                reply_to=message_id,
+            )
+        if chat_id > 0:
+            if user_id != chat_id:
+                raise BadInput(f"only the user {chat_id} writes in the private chat {chat_id}")
+            return self._user_message(
+                user_id,
+                text,
+                first_name=first_name,
+                username=username,
+                language_code="ru",
+                reply_to=message_id,
+            )
+        return self._reply_in_unknown_group(chat_id, message_id, text, user_id=user_id, first_name=first_name)
+
+    def _reply_in_unknown_group(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: Any,
+        *,
+        user_id: int,
+        first_name: Any,
+    ) -> tuple[int, int]:
+        # A group a test merely invented is lenient: the bot receives the reply.
+        if not isinstance(text, str) or not text:
+            raise BadInput("text must be a non-empty string")
+        if not isinstance(first_name, str) or not first_name:
+            raise BadInput("first_name must be a non-empty string")
+        with self._lock:
+            if not self._exists(chat_id, message_id):
+                raise BadInput(f"there is no message {message_id} in {chat_id} to reply to")
+            message = {
+                "message_id": self._next_message_id(chat_id),
+                "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+                "chat": self._chat(chat_id),
+                "date": int(time.time()),
+                "reply_to_message": self._quoted(chat_id, message_id),
+                "text": text,
+            }
+            _add_command_entity(message)
+            self._remember(chat_id, message, by_bot=False)
+            return self._push({"message": message}), message["message_id"]
+
+    def _bot_message(self, chat_id: int, message_id: int) -> dict:
+        """The bot's live message, for what users do with it; BadInput otherwise."""
+        entry = self._messages.get((chat_id, message_id))
+        if entry is None or entry["deleted"]:
+            raise BadInput(f"there is no message {message_id} in {chat_id}")
+        if not entry["by_bot"]:
+            raise BadInput(f"the message {message_id} in {chat_id} is not the bot's")
+        return entry
 
     # -- control: what the bot sent ---------------------------------------------
 
@@ -1372,6 +1593,145 @@ class FakeTelegram:
         # Its own messages anywhere, and the other side's in a private chat.
         return recent and (entry["by_bot"] or chat_id > 0)
 
+    def _edit_message_text(self, params: dict) -> dict:
+        """editMessageText: new text, entities and inline keyboard for one of the bot's text messages.
+
+        As in Telegram, an edit without reply_markup removes the message's keyboard.
+        """
+        chat_id, message_id = self._message_params(params)
+        text = _text_param(params.get("text"))
+        parse_mode = _parse_mode(params.get("parse_mode"))
+        shown = _shown_text(text, parse_mode)
+        if not shown.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        entities, kept, problems = _entities(text, parse_mode, params, "entities")
+        _json_param(params, "link_preview_options")
+        markup, keyboard = _edit_markup(params)
+        with self._lock:
+            entry = self._editable(chat_id, message_id)
+            if "text" not in entry["message"]:
+                raise ApiError(400, NO_TEXT_TO_EDIT)
+            # Telegram measures the new text only once it has found the message.
+            if len(shown) > MAX_TEXT_LENGTH:
+                raise ApiError(400, MESSAGE_TOO_LONG)
+            content: dict[str, Any] = {"text": shown}
+            if kept:
+                content["entities"] = kept
+            if keyboard is not None:
+                content["reply_markup"] = keyboard
+            fields: dict[str, Any] = {"text": text}
+            if parse_mode:
+                fields["parse_mode"] = parse_mode
+            if entities is not None:
+                fields["entities"] = entities
+                fields["entity_problems"] = problems
+            if markup is not None:
+                fields["reply_markup"] = markup
+            return self._edit(entry, content, fields, text=True)
+
+    def _edit_message_reply_markup(self, params: dict) -> dict:
+        """editMessageReplyMarkup: a new inline keyboard, or none when reply_markup is absent or empty."""
+        chat_id, message_id = self._message_params(params)
+        markup, keyboard = _edit_markup(params)
+        with self._lock:
+            entry = self._editable(chat_id, message_id)
+            content = {"reply_markup": keyboard} if keyboard is not None else {}
+            fields = {"reply_markup": markup} if markup is not None else {}
+            return self._edit(entry, content, fields, text=False)
+
+    def _message_params(self, params: dict) -> tuple[int, int]:
+        chat_id = self._chat_id_param(params)
+        message_id = _parse_chat_id(params.get("message_id"))
+        if message_id is None:
+            raise ApiError(400, NO_MESSAGE_ID)
+        return chat_id, message_id
+
+    def _editable(self, chat_id: int, message_id: int) -> dict:
+        """The bot's own message, which it may edit at any age; raises what Telegram answers otherwise."""
+        self._check_known(chat_id)
+        if chat_id in self._blocked:
+            raise ApiError(403, BLOCKED)
+        group = self._groups.get(chat_id)
+        if group is not None:
+            self._check_member(group)
+        entry = self._messages.get((chat_id, message_id))
+        if entry is None or entry["deleted"]:
+            raise ApiError(400, EDIT_NOT_FOUND)
+        if not entry["by_bot"]:
+            raise ApiError(400, CANT_EDIT)
+        # Only messages without a keyboard or with an inline one can be edited.
+        sent_markup = entry["record"].get("reply_markup") if entry["record"] is not None else None
+        if isinstance(sent_markup, dict) and "inline_keyboard" not in sent_markup:
+            raise ApiError(400, CANT_EDIT)
+        return entry
+
+    def _edit(self, entry: dict, content: dict, fields: dict, *, text: bool) -> dict:
+        """Replace the edited part of a message and of its sent record; answers the edited Message.
+
+        A text edit replaces text, entities and keyboard, any other the keyboard alone. content
+        is what the Message now shows of those, fields what the record now holds of them, as sent.
+        """
+        keys = ("text", "entities", "reply_markup") if text else ("reply_markup",)
+        message = entry["message"]
+        if {key: message[key] for key in keys if key in message} == content:
+            raise ApiError(400, NOT_MODIFIED)
+        now = int(time.time())
+        # A new dict, never a change in place: answers and updates already made keep the old one.
+        edited: dict[str, Any] = {}
+        for key, value in message.items():
+            if key in keys or key == "edit_date":
+                continue
+            edited[key] = value
+            if key == "date":
+                edited["edit_date"] = now
+        edited.update(content)
+        entry["message"] = edited
+        record = entry["record"]
+        record_keys = ("reply_markup",)
+        if text:
+            record_keys = ("text", "parse_mode", "entities", "entity_problems", "reply_markup")
+        previous = {key: record[key] for key in EDIT_HISTORY_FIELDS if key in record}
+        record.setdefault("edits", []).append({**previous, "date": now})
+        record["edited"] = True
+        for key in record_keys:
+            record.pop(key, None)
+        record.update(fields)
+        self._changed.notify_all()
+        return _ok(copy.deepcopy(edited))
+
+    def _answer_callback_query(self, params: dict) -> dict:
+        query_id = params.get("callback_query_id")
+        text = params.get("text")
+        with self._lock:
+            query = self._callbacks.get(query_id) if isinstance(query_id, str) else None
+            # Ids arrive as strings in forms and as numbers in JSON from some clients.
+            if query is None and _is_int(query_id):
+                query = self._callbacks.get(str(query_id))
+            if query is None or query["answered"]:
+                raise ApiError(400, QUERY_INVALID)
+            if text is not None and len(_text_param(text)) > MAX_CALLBACK_ANSWER:
+                raise ApiError(400, MESSAGE_TOO_LONG)
+            query["answered"] = True
+            answer: dict[str, Any] = {
+                "callback_query_id": query["id"],
+                "chat_id": query["chat_id"],
+                "message_id": query["message_id"],
+                "user_id": query["user_id"],
+                "data": query["data"],
+                "date": int(time.time()),
+                "show_alert": _bool_param(params.get("show_alert")),
+            }
+            # Only when given, as in the sent records.
+            if text is not None:
+                answer["text"] = _text_param(text)
+            if params.get("url"):
+                answer["url"] = params["url"]
+            if params.get("cache_time") not in (None, ""):
+                answer["cache_time"] = _int_param(params, "cache_time", 0)
+            self._answers.append(answer)
+            self._changed.notify_all()
+        return _ok(True)
+
     def _get_updates(self, params: dict) -> dict:
         offset = _int_param(params, "offset", 0)
         limit = _int_param(params, "limit", 100)
@@ -1625,6 +1985,35 @@ class FakeTelegram:
                 seconds = _object(body, {"seconds"}).get("seconds")
                 self.age_message(_int_arg(chat_id, "chat id"), _int_arg(message_id, "message id"), seconds)
                 return done
+            case "POST", ["chats", chat_id, "messages", message_id, "press"]:
+                fields = _object(body, {"from", "data", "text"})
+                update_id, query_id = self._press(
+                    _int_arg(chat_id, "chat id"),
+                    _int_arg(message_id, "message id"),
+                    user_id=fields.get("from"),
+                    data=fields.get("data"),
+                    text=fields.get("text"),
+                )
+                return {"update_id": update_id, "callback_query_id": query_id}
+            case "POST", ["chats", chat_id, "messages", message_id, "reply"]:
+                fields = _object(body, {"from", "text", "first_name"})
+                update_id, reply_id = self._user_reply(
+                    _int_arg(chat_id, "chat id"),
+                    _int_arg(message_id, "message id"),
+                    fields.get("text"),
+                    user_id=fields.get("from"),
+                    first_name=fields.get("first_name", "Alice"),
+                )
+                return {"update_id": update_id, "message_id": reply_id}
+            case "GET", ["callback_queries"]:
+                return {"queries": self.callback_queries()}
+            case "GET", ["callback_answers"]:
+                return {"answers": self.answered_callbacks()}
+            case "GET", ["wait_callback_answers"]:
+                count = _query_number(query, "count", 1)
+                timeout = min(_query_number(query, "timeout", 10), MAX_WAIT_SENT)
+                answers, complete = self._wait_answered(count, timeout)
+                return {"answers": answers, "complete": complete}
             case "POST", ["chats", chat_id, "migrate"]:
                 to = _object(body, {"to"}).get("to")
                 self.migrate(_int_arg(chat_id, "chat id"), to)
@@ -1952,6 +2341,35 @@ def _reply_markup(params: dict) -> tuple[Any, dict | None]:
         if len(button.get("callback_data", "").encode("utf-8")) > MAX_CALLBACK_DATA:
             raise ApiError(400, BUTTON_DATA_INVALID)
     return value, ({"inline_keyboard": keyboard} if keyboard else None)
+
+
+def _edit_markup(params: dict) -> tuple[Any, dict | None]:
+    """The reply_markup of an edit: an inline keyboard or nothing."""
+    markup, keyboard = _reply_markup(params)
+    if markup is not None and "inline_keyboard" not in markup:
+        raise ApiError(400, INLINE_KEYBOARD_EXPECTED)
+    return markup, keyboard
+
+
+def _find_button(message: dict, data: str | None, text: str | None) -> dict:
+    """The callback button of a message named by its data, its text or both; BadInput when there is none."""
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    for button in (button for row in rows for button in row):
+        if data is not None and button.get("callback_data") != data:
+            continue
+        if text is not None and button["text"] != text:
+            continue
+        if "callback_data" not in button:
+            raise BadInput(f"the button {button['text']!r} opens a link; pressing it sends the bot nothing")
+        return button
+    named = " and ".join(f"{name} {value!r}" for name, value in (("data", data), ("text", text)) if value is not None)
+    raise BadInput(f"the message {message['message_id']} has no button with {named}")
+
+
+def _chat_instance(chat_id: int) -> str:
+    # Telegram's chat_instance is a signed 64-bit number, the same for every press in one chat.
+    digest = hashlib.sha256(f"{BOT_ID}:{chat_id}".encode()).digest()
+    return str(int.from_bytes(digest[:8], "big", signed=True))
 
 
 def _inline_button(button: Any) -> dict:
