@@ -27,7 +27,8 @@ class Content:
 
 def compose(draft: Draft, header: str) -> Content:
     """The shown text after the header, its entities (counted from the header's start), and the buttons."""
-    buttons = [[{"text": button.text, "url": button.url}] for button in draft.buttons]
+    buttons = [[_button(button)] for button in draft.buttons]
+    buttons += [[_button(button) for button in row] for row in draft.keyboard if row]
     if draft.click:
         buttons.append([{"text": CLICK_LABEL, "url": draft.click}])
     emojis, other_tags = _tags(draft.tags)
@@ -86,3 +87,31 @@ def text_parts(*, header: str, shown: str, entities: list[dict]) -> list[tuple[s
 
 def shift_entities(entities: list[dict], by: int) -> list[dict]:
     return [{**entity, "offset": entity["offset"] + by} for entity in entities]
+
+
+def _button(button) -> dict:
+    return {"text": button.text, "answer": button.answer} if button.answer else {"text": button.text, "url": button.url}
+
+
+def reply_markup(message_pk: int, rows: list[list[dict]]) -> dict:
+    """Telegram's inline keyboard for stored rows: an answer button carries `ans:<message>:<row>.<column>`."""
+    return {
+        "inline_keyboard": [
+            [
+                {"text": button["text"], "callback_data": f"ans:{message_pk}:{r}.{c}"}
+                if "answer" in button
+                else {"text": button["text"], "url": button["url"]}
+                for c, button in enumerate(row)
+            ]
+            for r, row in enumerate(rows)
+        ]
+    }
+
+
+def answer_of(rows: list[list[dict]], place: str) -> str | None:
+    """The answer of the button at `<row>.<column>`, if there is one."""
+    try:
+        r, c = (int(n) for n in place.split("."))
+        return rows[r][c]["answer"] if r >= 0 and c >= 0 else None
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None

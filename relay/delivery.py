@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from ops import metrics
 from relay import destinations, pacing
-from relay.content import shift_entities, text_parts
-from relay.models import Attachment, Destination, Message
+from relay.content import reply_markup, shift_entities, text_parts
+from relay.models import AnswerablePart, Attachment, Destination, Message
 from relay.splitting import TELEGRAM_TEXT_LIMIT, utf16_len
 from relaybot.client import TelegramError, get_bot
 
@@ -359,7 +359,7 @@ def _send_next_part(message: Message, lease: Lease) -> datetime | None:
     attachment = _attachment(message)
     total = len(parts) + (attachment is not None)
     last = message.parts_sent == total - 1
-    markup = {"inline_keyboard": message.buttons} if message.buttons and last else None
+    markup = reply_markup(message.pk, message.buttons) if message.buttons and last else None
     if message.parts_sent < len(parts):
         part, entities = parts[message.parts_sent]
     else:
@@ -400,6 +400,13 @@ def _send_next_part(message: Message, lease: Lease) -> datetime | None:
         message.error = ""
     with _holding(lease):
         message.save(update_fields=["telegram_message_ids", "parts_sent", "status", "sent_at", "error", "updated_at"])
+        if _is_question(message) and message.telegram_message_ids:
+            # A press on, or a reply to, this Telegram message answers the question.
+            AnswerablePart.objects.get_or_create(
+                chat_id=destination.chat_id,
+                telegram_message_id=message.telegram_message_ids[-1],
+                defaults={"message": message},
+            )
         if message.status == Message.Status.SENT and attachment is not None:
             # Sent: the file is Telegram's to keep now, not ours.
             Attachment.objects.filter(message=message).delete()
@@ -411,6 +418,10 @@ def _send_next_part(message: Message, lease: Lease) -> datetime | None:
             extra={"message_id": message.pk, "chat": destination.chat_id, "outcome": "sent", "parts": total},
         )  # fmt: skip
     return None
+
+
+def _is_question(message: Message) -> bool:
+    return message.accept_reply or any("answer" in button for row in message.buttons for button in row)
 
 
 def _attachment(message: Message) -> Attachment | None:
@@ -558,6 +569,7 @@ def _bundleable(message: Message) -> bool:
     return (
         not message.parts_sent
         and not message.buttons
+        and not message.accept_reply
         and _attachment(message) is None
         and bool(_shown(message).strip())
     )

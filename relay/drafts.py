@@ -12,17 +12,19 @@ FORMATS = ("text", "markdown", "html")
 # Inline buttons on one message: a few rows of a few, as a notification needs.
 MAX_BUTTONS = 8
 MAX_TITLE_LENGTH = 250
-# What a button's label and an attachment's name may hold.
+# What a button's label, an answer and an attachment's name may hold.
 MAX_BUTTON_TEXT = 64
+MAX_ANSWER = 64
 MAX_FILENAME = 255
 
 
 @dataclass(frozen=True)
 class Button:
-    """An inline URL button under the message."""
+    """An inline button under the message: a link (`url`), or an answer to the message as a question (`answer`)."""
 
     text: str
-    url: str
+    url: str = ""
+    answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,13 @@ class Draft:
     tags: tuple[str, ...] = ()
     # ntfy's click: where tapping leads; a button under the message.
     click: str = ""
+    # Link buttons, one a row (ntfy's view actions, Gotify's click).
     buttons: tuple[Button, ...] = field(default_factory=tuple)
+    # Rows of buttons as given: links and answers.
+    keyboard: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    # A question: a Telegram reply to it is an answer too; answers are taken until expires_at.
+    accept_reply: bool = False
+    expires_at: datetime | None = None
     # Not before this moment; None: at once.
     deliver_at: datetime | None = None
     attachment: Attachment | None = None

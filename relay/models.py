@@ -125,6 +125,12 @@ class Message(models.Model):
     buttons = models.JSONField(default=list, blank=True)
     # Not sent before this moment; it does not hold back the messages behind it.
     deliver_at = models.DateTimeField(null=True, blank=True)
+    # A question: its buttons with an `answer` (rows in `buttons`) and, with
+    # accept_reply, a Telegram reply to it are answers, taken until expires_at.
+    accept_reply = models.BooleanField(default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The first answer: {"value", "kind": "button" | "reply", "by", "at"}; later ones are refused.
+    answer = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -180,3 +186,19 @@ class Attachment(models.Model):
     def is_photo(self) -> bool:
         """Sent with sendPhoto: an image Telegram shows as one (up to 10 MB)."""
         return self.content_type in ("image/jpeg", "image/png", "image/webp") and self.size <= 10 * 1024 * 1024
+
+
+class AnswerablePart(models.Model):
+    """A Telegram message that carried part of a question: a press on it or a reply to it answers the question."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="answerable_parts")
+    chat_id = models.BigIntegerField()
+    telegram_message_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chat_id", "telegram_message_id"], name="relay_answerable_part_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.telegram_message_id} in {self.chat_id} of message {self.message_id}"

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from config import schema_rules
 from relay import search, streaming
-from relay.drafts import FORMATS, MAX_BUTTON_TEXT, MAX_BUTTONS, MAX_TITLE_LENGTH, Button, Draft
+from relay.drafts import FORMATS, MAX_ANSWER, MAX_BUTTON_TEXT, MAX_BUTTONS, MAX_TITLE_LENGTH, Button, Draft
 from relay.labels import LABEL_PATTERN
 from relay.models import Destination, Message
 from relay.validation import has_visible_character
@@ -112,7 +112,52 @@ class LinkField(serializers.RegexField):
 
 class ButtonInput(serializers.Serializer):
     text = serializers.CharField(max_length=MAX_BUTTON_TEXT, help_text="The button's label.")
-    url = LinkField(help_text="An http://, https:// or tg:// link it opens.")
+    url = LinkField(required=False, help_text="An http://, https:// or tg:// link it opens.")
+    answer = serializers.CharField(
+        required=False,
+        max_length=MAX_ANSWER,
+        help_text="Pressing it answers the message with this value (see `answer`). A button has `url` or `answer`.",
+    )
+
+    def validate(self, data):
+        if ("url" in data) == ("answer" in data):
+            raise serializers.ValidationError("A button has either a `url` or an `answer`.")
+        return data
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": MAX_BUTTONS,
+        "items": {
+            "oneOf": [
+                {"$ref": "#/components/schemas/ButtonInput"},
+                {"type": "array", "items": {"$ref": "#/components/schemas/ButtonInput"}, "maxItems": MAX_BUTTONS},
+            ]
+        },
+    }
+)
+class KeyboardField(serializers.Field):
+    """Buttons under the message: a list of buttons (one a row), or of rows of buttons."""
+
+    default_error_messages = {"invalid": "A list of buttons, or of rows (lists) of buttons."}
+
+    def to_internal_value(self, data) -> list[list[dict]]:
+        if not isinstance(data, list) or len(data) > MAX_BUTTONS:
+            self.fail("invalid")
+        rows = []
+        for item in data:
+            row = item if isinstance(item, list) else [item]
+            if not row or len(row) > MAX_BUTTONS:
+                self.fail("invalid")
+            buttons = ButtonInput(data=row, many=True)
+            if not buttons.is_valid():
+                raise serializers.ValidationError(buttons.errors)
+            rows.append(buttons.validated_data)
+        return rows
+
+    def to_representation(self, value):
+        return value
 
 
 class MessageInput(serializers.Serializer):
@@ -136,7 +181,14 @@ class MessageInput(serializers.Serializer):
         help_text="Without a notification sound; the destination's setting if left out.",
     )
     click = LinkField(required=False, help_text="A link, shown as a button.")
-    buttons = ButtonInput(many=True, required=False, help_text=f"Up to {MAX_BUTTONS} link buttons under the message.")
+    buttons = KeyboardField(
+        required=False,
+        help_text=f"Up to {MAX_BUTTONS} buttons under the message: links, or answers that make it a question.",
+    )
+    accept_reply = serializers.BooleanField(
+        default=False, help_text="A question: a Telegram reply to the message is its answer (see `answer`)."
+    )
+    expires_at = MomentField(required=False, help_text="A question takes answers until this moment.")
     deliver_at = MomentField(required=False, help_text="Not sent before this moment (cancel with DELETE until then).")
 
     def draft(self) -> Draft:
@@ -147,12 +199,26 @@ class MessageInput(serializers.Serializer):
             format=data["format"],
             silent=data.get("silent"),
             click=data.get("click", ""),
-            buttons=tuple(Button(text=b["text"], url=b["url"]) for b in data.get("buttons", [])),
+            keyboard=tuple(
+                tuple(Button(text=b["text"], url=b.get("url", ""), answer=b.get("answer", "")) for b in row)
+                for row in data.get("buttons", [])
+            ),
+            accept_reply=data["accept_reply"],
+            expires_at=data.get("expires_at"),
             deliver_at=data.get("deliver_at"),
         )
 
 
+class AnswerOutput(serializers.Serializer):
+    value = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["button", "reply"])
+    by = serializers.CharField(help_text="Who answered, as Telegram names them.")
+    at = serializers.DateTimeField()
+
+
 class MessageOutput(serializers.ModelSerializer):
+    answer = AnswerOutput(allow_null=True, read_only=True, help_text="The first answer to a question, or null.")
+
     class Meta:
         model = Message
         fields = [
@@ -167,6 +233,8 @@ class MessageOutput(serializers.ModelSerializer):
             "sent_at",
             "error",
             "attempts",
+            "answer",
+            "expires_at",
         ]
 
 
@@ -353,4 +421,14 @@ class DestinationLinkOutput(serializers.Serializer):
     start_command = serializers.CharField(
         help_text="Send this in a group or forum topic the bot is in, or post it in a channel where the bot is "
         "an administrator allowed to post."
+    )
+
+
+class MessageDetailQuery(serializers.Serializer):
+    wait = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=300,
+        help_text="Seconds to wait for the message to be answered (a question) or sent, or to fail, "
+        "before answering; it answers as soon as that happens.",
     )

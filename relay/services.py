@@ -13,7 +13,7 @@ from accounts.models import User
 from ops import metrics
 from relay import delivery, selectors, throttling
 from relay.content import compose
-from relay.drafts import FORMATS, MAX_BUTTON_TEXT, MAX_BUTTONS, MAX_TITLE_LENGTH, Draft
+from relay.drafts import FORMATS, MAX_ANSWER, MAX_BUTTON_TEXT, MAX_BUTTONS, MAX_TITLE_LENGTH, Draft
 from relay.models import Attachment, Destination, Message
 from relay.splitting import format_header
 from relay.tasks import deliver_destination_task
@@ -112,6 +112,8 @@ def accept(
                 entities=content.entities,
                 buttons=content.buttons,
                 deliver_at=deliver_at,
+                accept_reply=draft.accept_reply,
+                expires_at=draft.expires_at,
                 created_at=now,
                 updated_at=now,
                 next_attempt_at=deliver_at or now,
@@ -204,14 +206,21 @@ def check_draft(draft: Draft) -> None:
         raise DraftInvalid("format", f"One of: {', '.join(FORMATS)}.")
     if len(draft.title) > MAX_TITLE_LENGTH:
         raise DraftInvalid("title", f"At most {MAX_TITLE_LENGTH} characters.")
-    if len(draft.buttons) + bool(draft.click) > MAX_BUTTONS:
+    every = [*draft.buttons, *(button for row in draft.keyboard for button in row)]
+    if len(every) + bool(draft.click) > MAX_BUTTONS:
         raise DraftInvalid("buttons", f"At most {MAX_BUTTONS} buttons.")
-    for name, url in [("click", draft.click)] * bool(draft.click) + [("buttons", b.url) for b in draft.buttons]:
+    for name, url in [("click", draft.click)] * bool(draft.click) + [("buttons", b.url) for b in every if b.url]:
         if not is_link(url):
             raise DraftInvalid(name, "A link is http://, https:// or tg:// with a host, and has no spaces.")
-    for button in draft.buttons:
+    for button in every:
         if not button.text.strip() or len(button.text) > MAX_BUTTON_TEXT:
             raise DraftInvalid("buttons", f"A button's text is 1 to {MAX_BUTTON_TEXT} characters.")
+        if bool(button.url) == bool(button.answer):
+            raise DraftInvalid("buttons", "A button has either a `url` or an `answer`.")
+        if len(button.answer) > MAX_ANSWER:
+            raise DraftInvalid("buttons", f"An answer is at most {MAX_ANSWER} characters.")
+    if draft.expires_at is not None and not (draft.accept_reply or any(b.answer for b in every)):
+        raise DraftInvalid("expires_at", "Only a question (answer buttons or accept_reply) expires.")
     if draft.attachment is not None:
         if not draft.attachment.data:
             raise DraftInvalid("attachment", "The file is empty.")

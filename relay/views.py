@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import send_only_destination_id
 from config.parsers import FormOrTextParser, JSONParser, PlainTextParser
-from relay import destinations, selectors, services
+from relay import destinations, selectors, services, waiting
 from relay.drafts import Draft
 from relay.labels import LabelInvalid, check_label
 from relay.models import Destination, Message
@@ -19,6 +19,7 @@ from relay.serializers import (
     DestinationLinkOutput,
     DestinationOutput,
     DestinationUpdateInput,
+    MessageDetailQuery,
     MessageInput,
     MessageListQuery,
     MessageOutput,
@@ -146,11 +147,22 @@ class MessageListApi(APIView):
 
 
 class MessageDetailApi(APIView):
-    @extend_schema(responses=MessageOutput, tags=["messages"], summary="One of your messages")
+    @extend_schema(
+        parameters=[MessageDetailQuery],
+        responses={200: MessageOutput, 400: BAD_QUERY},
+        tags=["messages"],
+        summary="One of your messages; with `wait`, once it is answered, sent or failed",
+    )
     def get(self, request, message_id: int):
+        query = MessageDetailQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
         message = selectors.message_for_user(user=request.user, message_id=message_id)
         if message is None:
             raise Http404
+        seconds = query.validated_data.get("wait", 0)
+        if seconds and not waiting.is_settled(message):
+            waiting.wait(message.pk, seconds)
+            message.refresh_from_db()
         return Response(MessageOutput(message).data)
 
     @extend_schema(

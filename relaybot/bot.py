@@ -2,12 +2,13 @@
 
 import logging
 import re
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from relay import destinations
+from relay import answers, destinations
 from relay.destinations import ChatInfo
 from relay.models import Destination
 from relaybot import selectors, services
@@ -63,12 +64,18 @@ def _answer(update: dict, *, may_unlink: bool) -> Answer | None:
     if "channel_post" in update:
         _channel_post(update["channel_post"])
         return None
+    if "callback_query" in update:
+        _button_pressed(update["callback_query"])
+        return None
     message = update.get("message")
     if not isinstance(message, dict):
         return None
     chat = message.get("chat")
     if not isinstance(chat, dict) or not _is_id(chat.get("id")):
         return None
+    replied = _reply_answered(message)
+    if replied is not None:
+        return replied
     if chat.get("type") in ("group", "supergroup"):
         _service_message(message)
         return _group_message(message, may_unlink=may_unlink)
@@ -85,6 +92,89 @@ def _answer(update: dict, *, may_unlink: bool) -> Answer | None:
     )
     reply = _respond(who, _string(body).strip())
     return None if reply is None else (who.chat_id, reply, None)
+
+
+def _who(sender: Any) -> str:
+    """How an answer names who gave it: @username, else the first name."""
+    if not isinstance(sender, dict):
+        return ""
+    username = _string(sender.get("username"), USERNAME_LENGTH)
+    return f"@{username}" if username else _string(sender.get("first_name"), NAME_LENGTH)
+
+
+def _button_pressed(query: Any) -> None:
+    """An answer button was pressed: record the answer, stop the spinner, and show the choice in place of the buttons.
+
+    The Telegram calls go once the transaction has committed.
+    """
+    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+        return
+    message, data, sender = query.get("message"), query.get("data"), query.get("from")
+    language = _string(sender.get("language_code"), LANGUAGE_LENGTH) if isinstance(sender, dict) else ""
+    chat = message.get("chat") if isinstance(message, dict) else None
+    if not (isinstance(chat, dict) and _is_id(chat.get("id")) and _is_id(message.get("message_id"))):
+        transaction.on_commit(partial(_answer_press, query["id"], text(language, "answer_gone")), robust=True)
+        return
+    outcome = answers.answer_by_button(
+        chat_id=chat["id"], telegram_message_id=message["message_id"], data=_string(data), by=_who(sender)
+    )
+    notice = {
+        answers.RECORDED: "answer_recorded",
+        answers.ALREADY_ANSWERED: "answer_already",
+        answers.EXPIRED: "answer_expired",
+    }.get(outcome.result, "answer_gone")
+    transaction.on_commit(partial(_answer_press, query["id"], text(language, notice, value=outcome.value)), robust=True)
+    if outcome.result == answers.RECORDED:
+        label = _chosen_label(outcome.message.buttons, outcome.value)
+        transaction.on_commit(partial(_show_choice, chat["id"], message["message_id"], f"✓ {label}"), robust=True)
+
+
+def _chosen_label(rows: list, value: str) -> str:
+    for row in rows:
+        for button in row:
+            if button.get("answer") == value:
+                return button["text"]
+    return value
+
+
+def _answer_press(callback_query_id: str, notice: str) -> None:
+    try:
+        get_bot().answer_callback_query(callback_query_id, notice)
+    except TelegramError as error:
+        logger.info("could not answer a button press: %s", error)
+
+
+def _show_choice(chat_id: int, message_id: int, label: str) -> None:
+    # One button that does nothing more: pressed again, the bot says the question is answered.
+    markup = {"inline_keyboard": [[{"text": label, "callback_data": "ans:done"}]]}
+    try:
+        get_bot().edit_message_reply_markup(chat_id, message_id, markup)
+    except TelegramError as error:
+        logger.info("could not replace the buttons of message %s in chat %s: %s", message_id, chat_id, error)
+
+
+def _reply_answered(message: dict) -> Answer | None:
+    """A Telegram reply to a relayed question: its answer. None when the reply is not to a question."""
+    replied_to, body = message.get("reply_to_message"), message.get("text")
+    if not (isinstance(replied_to, dict) and _is_id(replied_to.get("message_id")) and isinstance(body, str)):
+        return None
+    sender = message.get("from")
+    if not isinstance(sender, dict) or sender.get("is_bot"):
+        return None
+    chat_id = message["chat"]["id"]
+    outcome = answers.answer_by_reply(
+        chat_id=chat_id, telegram_message_id=replied_to["message_id"], text=_string(body), by=_who(sender)
+    )
+    if outcome.result == answers.NOT_A_QUESTION:
+        return None
+    language = _string(sender.get("language_code"), LANGUAGE_LENGTH)
+    notice = {
+        answers.RECORDED: "answer_recorded",
+        answers.ALREADY_ANSWERED: "answer_already",
+        answers.EXPIRED: "answer_expired",
+    }[outcome.result]
+    thread_id = message.get("message_thread_id") if message.get("is_topic_message") is True else None
+    return chat_id, text(language, notice, value=outcome.value), thread_id if _is_id(thread_id) else None
 
 
 def _membership_changed(change: Any) -> None:

@@ -13,9 +13,9 @@ import httpx
 from django.conf import settings
 
 # The updates the bot acts on: text messages in private chats and groups,
-# posts in channels, and changes of its own membership (a user blocking or
+# posts in channels, presses of answer buttons, and changes of its own membership (a user blocking or
 # restarting it, a group removing it), which Telegram sends only when asked for.
-ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"]
 
 
 @dataclass
@@ -146,6 +146,18 @@ class BotClient:
         files = {field_name: (name, data, content_type)}
         # An upload can take longer than a message: the timeout applies per phase, as for any call.
         return self.call(method, files=files, data=fields)
+
+    def answer_callback_query(self, callback_query_id: str, text: str = "") -> bool:
+        params: dict[str, Any] = {"callback_query_id": callback_query_id}
+        if text:
+            params["text"] = text[:200]
+        return self.call("answerCallbackQuery", params)
+
+    def edit_message_reply_markup(self, chat_id: int, message_id: int, reply_markup: dict | None) -> dict:
+        params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
+        if reply_markup:
+            params["reply_markup"] = reply_markup
+        return self.call("editMessageReplyMarkup", params)
 
     def get_chat_member(self, chat_id: int, user_id: int) -> dict:
         return self.call("getChatMember", {"chat_id": chat_id, "user_id": user_id})

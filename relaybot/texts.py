@@ -22,6 +22,10 @@ TEXTS = {
         "(код — в личном кабинете, на странице «Адресаты»).\n"
         "/stop@{bot} — отвязать (только администраторы)",
         "not_linked": "Этот чат не привязан ни к одному аккаунту.",
+        "answer_recorded": "✓ Ответ принят: {value}",
+        "answer_already": "На этот вопрос уже ответили: {value}",
+        "answer_expired": "Поздно: время ответа на этот вопрос истекло.",
+        "answer_gone": "Эта кнопка больше не работает.",
         "unlinked": "Чат отвязан от аккаунта {username} в личном кабинете или через API. "
         "Сообщения больше не будут приходить сюда.",
         "account_deleted": "Аккаунт {username} удалён, и этот чат больше к нему не привязан. "
@@ -58,6 +62,10 @@ TEXTS = {
         "(the code is in your cabinet, on the Destinations page).\n"
         "/stop@{bot} — unlink (administrators only)",
         "not_linked": "This chat is not linked to any account.",
+        "answer_recorded": "✓ Answer recorded: {value}",
+        "answer_already": "This question was already answered: {value}",
+        "answer_expired": "Too late: this question is no longer open.",
+        "answer_gone": "This button no longer works.",
         "unlinked": "This chat was unlinked from {username} in the cabinet or through the API. "
         "Messages will not arrive here any more.",
         "account_deleted": "The account {username} was deleted, and this chat is no longer linked to it. "

@@ -45,7 +45,7 @@ def test_sets_the_webhook_with_a_generated_secret_printed_once(tg, settings, no_
     state = webhook_state(tg)
     assert (state["url"], state["secret_token"]) == (HOOK, secret)
     # Blocking the bot is reported only to a bot that asks for my_chat_member.
-    assert sorted(state["allowed_updates"]) == ["channel_post", "message", "my_chat_member"]
+    assert sorted(state["allowed_updates"]) == ["callback_query", "channel_post", "message", "my_chat_member"]
 
 
 def test_each_run_generates_a_new_secret(tg, settings, no_secret):
