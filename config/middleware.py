@@ -7,10 +7,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from config.gunicorn_hooks import close_connection
+from publish.topics import is_upload, too_large
+
+
+def body_limit(method: str, path: str) -> int | None:
+    """The largest request body: DATA_UPLOAD_MAX_MEMORY_SIZE, or a file's where ntfy uploads one (publish/ntfy.py)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and is_upload(method, path):
+        return max(limit, settings.ATTACHMENT_MAX_BYTES)
+    return limit
 
 
 class RequestBodyLimitMiddleware:
-    """413 for a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """413 for a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE (or a file's limit: `body_limit`).
 
     Django checks that limit only where it reads the body itself (forms,
     `request.body`); DRF's JSON parser reads the stream directly, so without
@@ -25,7 +34,7 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = body_limit(request.method, request.path_info)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -34,7 +43,9 @@ class RequestBodyLimitMiddleware:
             # Not a Connection header: WSGI forbids it, and gunicorn drops it. (Django's runserver
             # reads the rest of a body itself.)
             close_connection()
-            response = JsonResponse({"detail": f"Request body too large: at most {limit} bytes."}, status=413)
+            upload = is_upload(request.method, request.path_info)
+            body = too_large(limit) if upload else {"detail": f"Request body too large: at most {limit} bytes."}
+            response = JsonResponse(body, status=413)
             # Outside CommonMiddleware, which would add it: without it the answer goes out chunked.
             response["Content-Length"] = str(len(response.content))
             return response
@@ -57,7 +68,7 @@ class ChunkedRequestBodies:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            limit = body_limit(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
             body = _read(environ["wsgi.input"], None if limit is None else limit + 1)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))

@@ -4,10 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import views as account_views
 from config import docs, views
+from publish import ntfy
 from relaybot import views as telegram_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # POST or PUT to "/" is ntfy's JSON publishing, as on an ntfy server.
+    path("", ntfy.or_json_publishing(views.home), name="home"),
     # Before the admin's own: its login is the cabinet's, with the same failed-login limits.
     path("admin/login/", account_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
@@ -28,6 +30,8 @@ urlpatterns = [
     path("", include("accounts.compat_urls")),
     path("", include("relaybot.compat_urls")),
     path("", include("relay.compat_urls")),
+    # Gotify's POST /message and ntfy's /<topic>: last, after every route of the service's own.
+    path("", include("publish.urls")),
 ]
 
 # Pages for people, JSON under the API's paths (cabinet/errors.py).

@@ -32,7 +32,6 @@ ALICE_KEY = "alice-idempotency-key"
 
 # Routes that act on no account's data, or guard it in their own way, and why.
 NO_ACCOUNT_DATA = {
-    "home": "a map of the service",
     "schema": "the OpenAPI schema",
     "swagger-ui": "documentation",
     "redoc": "documentation",
@@ -308,7 +307,79 @@ def hook_generic(w: World) -> None:
     _hook(w, "webhook", "", "bob's hook", "text/plain")
 
 
+def _bobs_secret_client(w: World) -> "RecordingClient":
+    # A client without bob's password or token, whose answers are searched with his.
+    client = RecordingClient(APIClient())
+    client.answers = w.bob.answers
+    return client
+
+
+def _alices_labelled(w: World) -> Destination:
+    alices = Destination.objects.get(chat_id=ALICE_CHAT)
+    assert (
+        w.alice.patch(f"/api/v1/destinations/{alices.pk}/", {"label": "alice-only"}, format="json").status_code == 200
+    )
+    return alices
+
+
+def ntfy_topic(w: World) -> None:
+    # A topic alice has and bob hasn't is the 404 of one nobody has, by bob's password, token or
+    # integration secret, and nothing of it reaches alice's chat; bob's "me" is his own chat.
+    from publish.services import create_integration
+
+    alices = _alices_labelled(w)
+    _, bobs = create_integration(user=w.bob_user, kind="ntfy", name="bob's")
+    secret_client = _bobs_secret_client(w)
+    nobody = w.bob.post("/nobody-has-this", "to alice?", content_type="text/plain")
+    assert nobody.status_code == 404
+    for path in ("/alice-only", "/ALICE-ONLY", f"/{alices.pk}"):
+        refused = w.bob.post(path, "to alice?", content_type="text/plain")
+        by_secret = secret_client.post(
+            path, "to alice?", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {bobs}"
+        )
+        for answer in (refused, by_secret):
+            assert answer.status_code == 404, answer.content
+            assert answer.json()["code"] == nobody.json()["code"] == 40401
+    mine = w.bob.put("/me", "bob writes", content_type="text/plain")
+    assert mine.status_code == 200, mine.content
+    assert Message.objects.get(pk=int(mine.json()["id"])).destination.chat_id == BOB_CHAT
+    assert not Message.objects.filter(destination=alices).exclude(pk__in=w.alice_message_ids).exists()
+
+
+def ntfy_json(w: World) -> None:
+    # "/" is the map of the service to read, and ntfy's JSON publishing: to bob's topics only.
+    alices = _alices_labelled(w)
+    assert w.bob.get("/").status_code == 200
+    refused = w.bob.post("/", {"topic": "alice-only", "message": "to alice?"}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (404, 40401)
+    mine = w.bob.post("/", {"topic": "me", "message": "bob writes"}, format="json")
+    assert mine.status_code == 200, mine.content
+    assert Message.objects.get(pk=int(mine.json()["id"])).destination.chat_id == BOB_CHAT
+    assert not Message.objects.filter(destination=alices).exclude(pk__in=w.alice_message_ids).exists()
+
+
+def gotify_message(w: World) -> None:
+    # Only an application token publishes, to its own account: bob's reaches bob's chat; his password,
+    # his API token or a guess next to alice's token is refused.
+    from publish.services import create_integration
+
+    _, alices = create_integration(user=w.alice_user, kind="gotify", name="alice's app")
+    _, bobs = create_integration(user=w.bob_user, kind="gotify", name="bob's app")
+    assert w.bob.post("/message", {"message": "to alice?"}, format="json").status_code == 401
+    secret_client = _bobs_secret_client(w)
+    guess = alices[:-1] + ("A" if alices[-1] != "A" else "B")
+    refused = secret_client.post("/message", {"message": "to alice?"}, format="json", HTTP_X_GOTIFY_KEY=guess)
+    assert refused.status_code == 401
+    mine = secret_client.post("/message", {"message": "bob writes"}, format="json", HTTP_X_GOTIFY_KEY=bobs)
+    assert mine.status_code == 200, mine.content
+    assert Message.objects.get(pk=mine.json()["id"]).destination.chat_id == BOB_CHAT
+    assert not Message.objects.filter(user=w.alice_user).exclude(pk__in=w.alice_message_ids).exists()
+
+
 CHECKS: dict[str, Callable[[World], None]] = {
+    "home": ntfy_json,
+    "ntfy-topic": ntfy_topic,
+    "gotify-message": gotify_message,
     "hook-alertmanager": hook_alertmanager,
     "hook-grafana": hook_grafana,
     "hook": hook_generic,
