@@ -24,8 +24,12 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+# The command-line client, installed as its users install it; tests/test_cli*.py run the installed command.
+CLIENT_SOURCES := client/pyproject.toml $(wildcard client/tgrelay/*.py)
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime $(CLIENT_SOURCES)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet ./client
 	touch $@
 
 migrate: $(VENV)/.runtime
