@@ -294,9 +294,10 @@ class Parsed:
     priority: int | None
 
 
-def parse(request: HttpRequest, param: Callable[..., str], body: bytes | None) -> Parsed:
-    """The request as a Draft. `body` is what a topic's POST or PUT carries (None for JSON publishing)."""
-    text = _rfc2047(param("x-message", "message", "m").replace("\\n", "\n"))
+def parse(request: HttpRequest, param: Callable[..., str], body: bytes | None, message: str = "") -> Parsed:
+    """The request as a Draft. `body` is what a topic's POST or PUT carries; JSON publishing gives `message`."""
+    # In a header or a query parameter a line break can only be written as "\\n".
+    text = message or _rfc2047(param("x-message", "message", "m").replace("\\n", "\n"))
     priority = _priority(param("x-priority", "priority", "prio", "p"))
     markdown = _flag(param("x-markdown", "markdown", "md")) or request.content_type == "text/markdown"
     buttons = _buttons(param("x-actions", "actions", "action"))
@@ -353,7 +354,6 @@ def _given_type(request: HttpRequest) -> str:
 
 # JSON publishing: each field stands for the header it would be (ntfy's server does the same).
 JSON_FIELDS = {
-    "message": "x-message",
     "title": "x-title",
     "priority": "x-priority",
     "tags": "x-tags",
@@ -474,7 +474,10 @@ def json_view(request: HttpRequest) -> HttpResponse:
         topic = data.get("topic")
         if not isinstance(topic, str) or not TOPIC_PATH.match(f"/{topic}"):
             raise NtfyError(40009, "invalid request: topic invalid")
-        parsed = parse(request, partial(read_param, request, given=_json_fields(data)), None)
+        message = data.get("message") or ""
+        if not isinstance(message, str):
+            raise NtfyError(40017, "invalid request: request body must be message JSON, message is not text")
+        parsed = parse(request, partial(read_param, request, given=_json_fields(data)), None, message)
         return publish(request, sender, topic, parsed)
     except NtfyError as exc:
         return exc.response()
@@ -494,8 +497,10 @@ def or_json_publishing(view: Callable[[HttpRequest], HttpResponse]) -> Callable[
 
 
 def _not_offered(request: HttpRequest) -> HttpResponse:
-    # A person's browser gets the site's page for an address with nothing at it.
-    if "text/html" in request.headers.get("Accept", ""):
+    # A person's browser, or anyone who is not an ntfy client with credentials, gets
+    # the site's own answer for an address with nothing at it.
+    speaks_ntfy = bool(request.headers.get("Authorization") or request.GET.get("auth"))
+    if "text/html" in request.headers.get("Accept", "") or not speaks_ntfy:
         raise Http404
     response = NtfyError(
         40501, "method not allowed: publish with POST or PUT; this server relays to Telegram and has no subscriptions"
