@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "relaybot.apps.RelaybotConfig",
     "publish",
     "relay",
+    "events",
     "ops",
     "cabinet",
 ]
@@ -358,6 +359,10 @@ WAIT_SLOTS = envint("WAIT_SLOTS", max(envint("WEB_THREADS", 1) - 1, 0))
 ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
 # Sent messages older than this are deleted daily; 0 keeps them forever.
 MESSAGE_RETENTION_DAYS = envint("MESSAGE_RETENTION_DAYS", 0)
+
+# Webhooks out are refused for endpoints on private, loopback, link-local and other non-public
+# addresses, when made and at every send (events/addresses.py); 1 allows them, for receivers on your own network.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = envbool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "0")
 
 # Operations: /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("relaybot.urls")),
     path("api/v1/", include("relay.urls")),
     path("api/v1/", include("publish.api_urls")),
+    path("api/v1/", include("events.urls")),
     path("telegram/webhook/", telegram_views.webhook, name="telegram-webhook"),
     path("hooks/", include("publish.hook_urls")),
     path("", include("ops.urls")),

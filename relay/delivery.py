@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from events import services as events
 from ops import metrics
 from relay import destinations, pacing
 from relay.content import reply_markup, shift_entities, text_parts
@@ -410,6 +411,8 @@ def _send_next_part(message: Message, lease: Lease) -> datetime | None:
         if message.status == Message.Status.SENT and attachment is not None:
             # Sent: the file is Telegram's to keep now, not ours.
             Attachment.objects.filter(message=message).delete()
+        if message.status == Message.Status.SENT:
+            events.emit_message(message=message, event_type=events.EventType.MESSAGE_SENT)
     if message.status == Message.Status.SENT:
         metrics.message_sent((message.sent_at - message.created_at).total_seconds())
         logger.info(
@@ -520,6 +523,7 @@ def _fail(message: Message, lease: Lease, reason: str, *, attempts: int | None =
     with _holding(lease):
         message.save(update_fields=["status", "error", "attempts", "updated_at"])
         Attachment.objects.filter(message=message).delete()
+        events.emit_message(message=message, event_type=events.EventType.MESSAGE_FAILED)
     metrics.message_failed()
 
 
@@ -610,6 +614,8 @@ def _send_bundle(bundle: list[Message], lease: Lease) -> datetime | None:
             error="",
             updated_at=now,
         )
+        sent = Message.objects.filter(pk__in=[message.pk for message in bundle], sent_at=now)
+        events.emit_messages(messages=sent, event_type=events.EventType.MESSAGE_SENT)
     for message in bundle:
         metrics.message_sent((now - message.created_at).total_seconds())
     logger.info(

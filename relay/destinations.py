@@ -14,6 +14,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts.models import User
+from events import services as events
 from ops import metrics
 from relay.labels import LabelInvalid, check_label, label_from
 from relay.models import Attachment, Destination, Message
@@ -201,7 +202,11 @@ def fail_queued(messages: QuerySet[Message], error: str) -> int:
     queued = messages.filter(status=Message.Status.QUEUED)
     # Files wait in the database only to be sent.
     Attachment.objects.filter(message__in=queued).delete()
-    failed = queued.update(status=Message.Status.FAILED, error=error[:500], updated_at=timezone.now())
+    now = timezone.now()
+    failed = queued.update(status=Message.Status.FAILED, error=error[:500], updated_at=now)
+    if failed:
+        failed_now = messages.filter(status=Message.Status.FAILED, updated_at=now)
+        events.emit_messages(messages=failed_now, event_type=events.EventType.MESSAGE_FAILED)
     transaction.on_commit(lambda: metrics.messages_failed(failed))
     return failed
 
@@ -209,7 +214,9 @@ def fail_queued(messages: QuerySet[Message], error: str) -> int:
 def mark_unreachable(*, destination: Destination, reason: str) -> None:
     """Telegram refused a send for good: new messages are refused, and what is queued fails."""
     with transaction.atomic():
-        Destination.objects.filter(pk=destination.pk).update(unreachable_reason=reason[:255])
+        marked = Destination.objects.filter(pk=destination.pk).exclude(unreachable_reason=reason[:255])
+        if marked.update(unreachable_reason=reason[:255]):
+            events.emit_destinations_unreachable(destinations=[destination], reason=reason[:255])
         fail_queued(Message.objects.filter(destination=destination), f"Telegram: {reason}")
     destination.unreachable_reason = reason[:255]
 
@@ -238,7 +245,9 @@ def chat_unreachable(*, chat_id: int, reason: str, thread_id: int | None = None)
     else:
         # A closed or deleted topic's mark outlasts the bot's membership, which chat_reachable clears.
         chosen = chosen.exclude(unreachable_reason__in=TOPIC_REASONS)
-    return chosen.exclude(unreachable_reason=reason[:255]).update(unreachable_reason=reason[:255])
+    marked = chosen.exclude(unreachable_reason=reason[:255])
+    events.emit_destinations_unreachable(destinations=marked, reason=reason[:255])
+    return marked.update(unreachable_reason=reason[:255])
 
 
 def chat_reachable(*, chat_id: int, thread_id: int | None = None, keep: tuple[str, ...] = ()) -> int:

@@ -376,7 +376,49 @@ def gotify_message(w: World) -> None:
     assert not Message.objects.filter(user=w.alice_user).exclude(pk__in=w.alice_message_ids).exists()
 
 
+def _alices_webhook(w: World):
+    from django.test import override_settings
+
+    from events.services import create_endpoint
+
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=True):
+        endpoint, _ = create_endpoint(user=w.alice_user, url="http://127.0.0.1:9/alices-hook", events=["message.sent"])
+    return endpoint
+
+
+def webhook_list(w: World) -> None:
+    # bob lists only the endpoints he makes; alice's, its URL and its secret never reach him.
+    from django.test import override_settings
+
+    alices = _alices_webhook(w)
+    body = {"url": "http://127.0.0.1:9/", "events": ["message.sent"]}
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_ADDRESSES=True):
+        mine = w.bob.post("/api/v1/webhooks/", body, format="json")
+    assert mine.status_code == 201, mine.content
+    assert [each["id"] for each in w.bob.get("/api/v1/webhooks/").json()] == [mine.json()["id"]]
+    assert not any(alices.secret.encode() in body or b"alices-hook" in body for body in w.bob.answers)
+
+
+def webhook_detail(w: World) -> None:
+    from events.models import Endpoint
+
+    alices = _alices_webhook(w)
+    assert w.bob.delete(f"/api/v1/webhooks/{alices.pk}/").status_code == 404
+    assert Endpoint.objects.filter(pk=alices.pk).exists()
+
+
+def webhook_test(w: World) -> None:
+    from events.models import Delivery
+
+    alices = _alices_webhook(w)
+    assert w.bob.post(f"/api/v1/webhooks/{alices.pk}/test/").status_code == 404
+    assert not Delivery.objects.filter(endpoint=alices).exists()
+
+
 CHECKS: dict[str, Callable[[World], None]] = {
+    "api-webhooks": webhook_list,
+    "api-webhook": webhook_detail,
+    "api-webhook-test": webhook_test,
     "home": ntfy_json,
     "ntfy-topic": ntfy_topic,
     "gotify-message": gotify_message,

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.services import issue_token
 from conftest import ALICE_CHAT, PASSWORD, link
+from events.models import Endpoint
 from relay.models import Message
 from relay.tests.helpers import MESSAGES_URL, delivered_text, texts
 from relay.tests.linking import destination, destination_url, link_group
@@ -234,11 +235,14 @@ def samples(alice, alice_linked, ci) -> dict[str, object]:
     other_token = new_token(alice_linked, name="another")
     integration = alice_linked.post("/api/v1/integrations/", {"kind": "ntfy", "name": "ntfy"}, format="json")
     assert integration.status_code == 201, integration.content
+    # On a private address: a test event the full token queues is refused there, never sent.
+    webhook = Endpoint.objects.create(user=alice, url="http://127.0.0.1:9/", events=["message.sent"], secret="whsec_")
     return {
         "message_id": message.pk,
         "destination_id": ci["id"],
         "token_id": other_token["id"],
         "integration_id": integration.json()["id"],
+        "webhook_id": webhook.pk,
     }
 
 
