@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from events import services as events
 from relay.content import answer_of
 from relay.models import AnswerablePart, Message
 
@@ -72,6 +73,9 @@ def _record(message: Message, *, value: str, kind: str, by: str) -> Outcome:
     with transaction.atomic():
         # Conditional: of two answers at once, exactly one is recorded.
         won = Message.objects.filter(pk=message.pk, answer__isnull=True).update(answer=answer, updated_at=now)
+        if won:
+            message.answer = answer
+            events.emit_message(message=message, event_type=events.EventType.MESSAGE_ANSWERED, answer=answer)
     message.refresh_from_db(fields=["answer", "updated_at"])
     if not won:
         return Outcome(ALREADY_ANSWERED, message, message.answer.get("value", ""))

@@ -663,3 +663,22 @@ def test_the_body_is_the_json_that_was_signed(private_allowed, alice, receiver):
     [request] = receiver.requests
     assert json.loads(request.body)["data"] == {"message": {"id": 1, "text": "ünïcödé ✓"}}
     assert request.verified(endpoint.secret)["data"]["message"]["text"] == "ünïcödé ✓"
+
+
+def test_a_button_pressed_in_telegram_arrives_as_message_answered(private_allowed, tg, alice, alice_linked, receiver):
+    from conftest import ALICE_CHAT, poll_bot
+
+    body = create(alice_linked, receiver.url, ["message.answered"]).json()
+    buttons = [[{"text": "Ship it", "answer": "yes"}, {"text": "Stop", "answer": "no"}]]
+    asked = alice_linked.post("/api/v1/messages/", {"text": "Ship v2.3?", "buttons": buttons}, format="json").json()
+    (question,) = tg.sent(chat_id=ALICE_CHAT)
+
+    tg.press_button(ALICE_CHAT, question["message_id"], user_id=ALICE_CHAT, text="Ship it")
+    poll_bot()
+
+    # Verified with the standardwebhooks library (Receiver.events).
+    [event] = receiver.events(body["secret"])
+    assert event["type"] == "message.answered"
+    assert event["data"]["message"]["id"] == asked["id"]
+    answer = event["data"]["message"]["answer"]
+    assert (answer["value"], answer["kind"]) == ("yes", "button")
