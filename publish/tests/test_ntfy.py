@@ -558,6 +558,14 @@ def test_json_publishing_to_the_root(tg, alice_linked):
     ]
 
 
+def test_a_json_message_is_taken_as_written(tg, alice_linked):
+    body = {"topic": "me", "message": "C:\\new\\data\nsecond line"}
+    response = Client().post("/", body, content_type="application/json", headers={"Authorization": alice_basic()})
+
+    assert response.status_code == 200, response.content
+    assert only_sent(tg)["text"] == HEADER + "C:\\new\\data\nsecond line"
+
+
 def test_json_publishing_reads_headers_for_what_the_json_leaves_out(tg, alice_linked):
     # As Apprise sends it: the text in JSON, markdown and priority in headers.
     response = Client().put(
