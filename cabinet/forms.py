@@ -252,7 +252,13 @@ class MessageFilterForm(Labelled, forms.Form):
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,
-        choices=[("", _("Any")), ("queued", _("queued")), ("sent", _("sent")), ("failed", _("failed"))],
+        choices=[
+            ("", _("Any")),
+            ("queued", _("queued")),
+            ("sent", _("sent")),
+            ("failed", _("failed")),
+            ("cancelled", _("cancelled")),
+        ],
     )
     # Offered only when there is more than one destination to tell apart.
     destination = forms.TypedChoiceField(label=_("Destination"), coerce=int, required=False, empty_value=None)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cabinet import integrations, views
+from cabinet import integrations, views, webhooks
 
 app_name = "cabinet"
 urlpatterns = [
@@ -28,6 +28,7 @@ urlpatterns = [
     path("messages/send/", views.message_send, name="message-send"),
     path("messages/status/", views.message_status, name="message-status"),
     path("messages/<int:message_id>/", views.message_detail, name="message"),
+    path("messages/<int:message_id>/cancel/", views.message_cancel, name="message-cancel"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/revoke/", views.token_revoke, name="token-revoke"),
     path("tokens/revoke/confirm/", views.token_revoke_confirm, name="token-revoke-confirm"),
@@ -37,6 +38,14 @@ urlpatterns = [
         "integrations/<int:integration_id>/revoke/confirm/",
         integrations.integration_revoke_confirm,
         name="integration-revoke-confirm",
+    ),
+    path("webhooks/", webhooks.endpoint_list, name="webhooks"),
+    path("webhooks/<int:endpoint_id>/test/", webhooks.endpoint_test, name="webhook-test"),
+    path("webhooks/<int:endpoint_id>/remove/", webhooks.endpoint_remove, name="webhook-remove"),
+    path(
+        "webhooks/<int:endpoint_id>/remove/confirm/",
+        webhooks.endpoint_remove_confirm,
+        name="webhook-remove-confirm",
     ),
     path("profile/", views.profile, name="profile"),
     path("profile/password/", views.password_change, name="password-change"),

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.http import require_GET, require_http_methods
@@ -48,7 +48,7 @@ from cabinet.http import keep, keep_form, post_only, restore_form, see_other, ta
 from relay import destinations as relay_destinations
 from relay import selectors as relay_selectors
 from relay import services as relay_services
-from relay.models import Destination
+from relay.models import Destination, Message
 from relaybot import selectors as telegram_selectors
 from relaybot import services as telegram_services
 
@@ -57,6 +57,12 @@ MESSAGES_PER_PAGE = 20
 # The status poll asks about the queued messages on one page at most.
 MAX_POLLED = MESSAGES_PER_PAGE
 MAX_MESSAGE_ID = 2**63 - 1
+STATUS_NAMES = {
+    Message.Status.QUEUED: gettext_lazy("queued"),
+    Message.Status.SENT: gettext_lazy("sent"),
+    Message.Status.FAILED: gettext_lazy("failed"),
+    Message.Status.CANCELLED: gettext_lazy("cancelled"),
+}
 
 
 # -- signing up, in and out ---------------------------------------------------------
@@ -332,6 +338,35 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     parts = relay_selectors.message_parts(message=message)
     context = {"message": message, "parts": parts, "received": sum(1 for part in parts if part.telegram_message_id)}
     return render(request, "cabinet/message_detail.html", context)
+
+
+@post_only("cabinet:messages")
+@login_required
+def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Withdraw a queued message; back to the page the button was on."""
+    message = None
+    if message_id <= MAX_MESSAGE_ID:
+        message = relay_selectors.message_for_user(user=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    try:
+        relay_services.cancel_message(message=message)
+    except relay_services.NotCancellable:
+        # The service's reason, told in the page's language from the message as it is now.
+        message.refresh_from_db()
+        if message.status != Message.Status.QUEUED:
+            error = _("The message is %(status)s already: only a message not yet sent can be cancelled.")
+            messages.error(request, error % {"status": STATUS_NAMES.get(message.status, message.status)})
+        elif message.parts_sent:
+            messages.error(request, _("Part of the message has reached Telegram: it can no longer be cancelled."))
+        else:
+            messages.error(request, _("The message's chat is being sent to right now: try again in a moment."))
+    else:
+        messages.success(request, _("The message is cancelled: it will not be sent."))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("cabinet:message", args=[message.pk])
+    return see_other(back)
 
 
 @require_GET
