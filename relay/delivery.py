@@ -4,6 +4,8 @@ A worker claims a destination with a conditional UPDATE (a lease), sends its
 due messages in order, and records every outcome on the message row before
 moving on. What cannot be sent now gets a time to try again. A destination
 with bundling on has what waits for its turn sent as one Telegram message.
+Edits and deletions of sent messages (revisions) take their place in the
+same order: after the messages accepted before them, before those after.
 
 Two rules keep a second worker from acting on the same message. A send
 starts only while the lease is sure to last until the send has ended (or
@@ -34,7 +36,8 @@ from events import services as events
 from ops import metrics
 from relay import destinations, pacing
 from relay.content import reply_markup, shift_entities, text_parts
-from relay.models import AnswerablePart, Attachment, Destination, Message
+from relay.models import AnswerablePart, Attachment, Destination, Message, Revision
+from relay.revisions import edited_parts, sent_parts
 from relay.splitting import TELEGRAM_TEXT_LIMIT, utf16_len
 from relaybot.client import TelegramError, get_bot
 
@@ -156,16 +159,15 @@ def dispatch_due() -> list[int]:
     """
     destinations.fail_orphans()
     now = timezone.now()
-    return list(
-        Destination.objects.filter(
-            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
-            Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now),
-            message__status=Message.Status.QUEUED,
-            message__next_attempt_at__lte=now,
-        )
-        .values_list("pk", flat=True)
-        .distinct()
+    free = Destination.objects.filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now),
     )
+    with_messages = free.filter(message__status=Message.Status.QUEUED, message__next_attempt_at__lte=now)
+    with_revisions = free.filter(revisions__status=Revision.Status.PENDING, revisions__next_attempt_at__lte=now)
+    due = set(with_messages.values_list("pk", flat=True).distinct())
+    due.update(with_revisions.values_list("pk", flat=True).distinct())
+    return sorted(due)
 
 
 # Who holds a lease: this machine, this process (its pid, and a mark of
@@ -280,9 +282,15 @@ def _turn_has_come(destination_pk: int) -> bool:
 
 
 def _has_due(destination_pk: int) -> bool:
-    return Message.objects.filter(
-        destination_id=destination_pk, status=Message.Status.QUEUED, next_attempt_at__lte=timezone.now()
-    ).exists()
+    now = timezone.now()
+    return (
+        Message.objects.filter(
+            destination_id=destination_pk, status=Message.Status.QUEUED, next_attempt_at__lte=now
+        ).exists()
+        or Revision.objects.filter(
+            destination_id=destination_pk, status=Revision.Status.PENDING, next_attempt_at__lte=now
+        ).exists()
+    )
 
 
 def _deliver_claimed(lease: Lease) -> datetime | None:
@@ -297,13 +305,25 @@ def _deliver_claimed(lease: Lease) -> datetime | None:
             .order_by("id")
             .first()
         )
-        if message is None:
+        revision = (
+            Revision.objects.select_related("destination", "message")
+            .filter(destination_id=lease.destination_pk, status=Revision.Status.PENDING)
+            .order_by("id")
+            .first()
+        )
+        # A revision goes once the messages accepted before it have, and before those after it.
+        if revision is not None and (message is None or message.pk > revision.after_message_id):
+            message = None
+        else:
+            revision = None
+        if message is None and revision is None:
             return None
+        current = revision or message
         # Oldest first, always: a later message waits while an earlier one
         # waits for its retry, so the chat sees them in accepted order.
-        if message.next_attempt_at > timezone.now():
-            return message.next_attempt_at
-        wait_until = pacing.chat_ready_at(message.destination) or pacing.bot_paused_until()
+        if current.next_attempt_at > timezone.now():
+            return current.next_attempt_at
+        wait_until = pacing.chat_ready_at(current.destination) or pacing.bot_paused_until()
         if wait_until is not None:
             return wait_until
         if sends >= SENDS_PER_TURN:
@@ -317,6 +337,20 @@ def _deliver_claimed(lease: Lease) -> datetime | None:
             return None
         if not pacing.acquire_send_slot(SEND_SLOT_WAIT_SECONDS):
             return timezone.now() + timedelta(seconds=1)
+        if revision is not None:
+            try:
+                retry_at = _revise(revision, lease)
+            except LeaseLost:
+                logger.warning(
+                    "revision %s: the destination's lease was lost during the call", revision.pk,
+                    extra={"message_id": revision.message_id, "chat": revision.destination.chat_id,
+                           "outcome": "lease_lost"},
+                )  # fmt: skip
+                return None
+            sends += 1
+            if retry_at is not None:
+                return retry_at
+            continue
         bundle = _bundle(message) if message.destination.bundle else [message]
         try:
             retry_at = _attempt(message, lease) if len(bundle) == 1 else _send_bundle(bundle, lease)
@@ -623,3 +657,170 @@ def _send_bundle(bundle: list[Message], lease: Lease) -> datetime | None:
         extra={"message_id": first.pk, "chat": first.destination.chat_id, "outcome": "sent", "bundled": len(bundle)},
     )  # fmt: skip
     return None
+
+
+# -- revisions: edits and deletions of sent messages ---------------------------------
+
+CANT_DELETE_REASON = "Telegram: message can't be deleted (older than 48 hours)"
+EDIT_NOT_FOUND_REASON = "Telegram: message to edit not found (it was deleted from the chat)"
+
+
+def _revise(revision: Revision, lease: Lease) -> datetime | None:
+    """Make the revision's next Telegram call and record the outcome; returns a retry time if it must wait."""
+    try:
+        return _revise_next_part(revision, lease)
+    except LeaseLost:
+        raise
+    except Exception as error:
+        logger.exception(
+            "revision %s: unexpected %s while carrying it out", revision.pk, type(error).__name__,
+            extra={"message_id": revision.message_id, "chat": revision.destination.chat_id, "outcome": "error"},
+        )  # fmt: skip
+        return _revision_attempt_failed(revision, lease, type(error).__name__)
+
+
+def _revise_next_part(revision: Revision, lease: Lease) -> datetime | None:
+    """An edit replaces the text of each part and deletes the parts it no longer needs; a deletion deletes each."""
+    message, destination = revision.message, revision.destination
+    # The message keeps its content until the revision is done, so the
+    # steps are the same at every attempt and parts_done counts into them.
+    old = sent_parts(message)
+    if revision.kind == Revision.Kind.EDIT:
+        new = edited_parts(
+            header=message.header, rendered=revision.rendered, text=revision.text, entities=revision.entities
+        )
+        if len(new) > len(old.text_ids):
+            # An earlier edit left fewer parts than this one needs.
+            _fail_revision(revision, lease, "The new text needs more Telegram messages than the message now has.")
+            return None
+        ids = old.text_ids
+    else:
+        new, ids = [], old.text_ids + old.file_ids
+    step = revision.parts_done
+    if step < len(ids):
+        try:
+            if step < len(new):
+                part, entities = new[step]
+                # The keyboard stays under the last part, unless a file carries it.
+                last = step == len(new) - 1 and not old.file_ids
+                markup = reply_markup(message.pk, message.buttons) if message.buttons and last else None
+                get_bot().edit_message_text(
+                    destination.chat_id, ids[step], part, entities=entities, reply_markup=markup
+                )
+            else:
+                get_bot().delete_message(destination.chat_id, ids[step])
+        except TelegramError as error:
+            if not _already_so(error):
+                return _handle_revision_error(revision, lease, error)
+        else:
+            _record_sent(destination)
+        revision.parts_done = step + 1
+    if revision.parts_done < len(ids):
+        with _holding(lease):
+            revision.save(update_fields=["parts_done"])
+        return None
+    now = timezone.now()
+    revision.status, revision.done_at, revision.error = Revision.Status.DONE, now, ""
+    message.error, message.updated_at = "", now
+    if revision.kind == Revision.Kind.EDIT:
+        message.text, message.rendered, message.entities = revision.text, revision.rendered, revision.entities
+        message.telegram_message_ids = old.text_ids[: len(new)] + old.file_ids
+        message.parts_sent = len(message.telegram_message_ids)
+    else:
+        message.status = Message.Status.DELETED
+    with _holding(lease):
+        revision.save(update_fields=["parts_done", "status", "done_at", "error"])
+        message.save(
+            update_fields=["text", "rendered", "entities", "telegram_message_ids", "parts_sent", "status", "error",
+                           "updated_at"]
+        )  # fmt: skip
+        if revision.kind == Revision.Kind.EDIT and _is_question(message) and new and not old.file_ids:
+            # The keyboard may now be under an earlier part: a press there answers too.
+            AnswerablePart.objects.get_or_create(
+                chat_id=destination.chat_id, telegram_message_id=ids[len(new) - 1], defaults={"message": message}
+            )
+    logger.info(
+        "message %s: %s done in %s call(s)", message.pk, revision.kind, len(ids),
+        extra={"message_id": message.pk, "chat": destination.chat_id, "outcome": revision.kind},
+    )  # fmt: skip
+    return None
+
+
+def _already_so(error: TelegramError) -> bool:
+    """Telegram says the part already is as asked: the same text, or deleted already."""
+    description = error.description.lower()
+    return error.error_code == 400 and any(
+        words in description for words in ("message is not modified", "to delete not found")
+    )
+
+
+def _handle_revision_error(revision: Revision, lease: Lease, error: TelegramError) -> datetime | None:
+    destination = revision.destination
+    description = error.description.lower()
+    if error.migrate_to_chat_id and error.migrate_to_chat_id != destination.chat_id:
+        with _holding(lease):
+            destinations.migrate_chat(old_chat_id=destination.chat_id, new_chat_id=error.migrate_to_chat_id)
+        return None
+    if error.error_code == 429:
+        # Telegram pacing us: wait exactly as long as it says; not a failure.
+        until = timezone.now() + timedelta(seconds=max(int(error.retry_after or 1), 1))
+        pacing.pause_chat(destination, until)
+        if pacing.is_global_flood(destination):
+            pacing.pause_bot(until)
+        metrics.telegram_rate_limited()
+        return _revision_retry_later(revision, lease, until, str(error), count_attempt=False)
+    if error.chat_unreachable:
+        _fail_revision(revision, lease, f"Telegram: {error.description}")
+        _fail_destination(lease, destination, error.description)
+        return None
+    if error.error_code == 400 and "can't be deleted" in description:
+        _fail_revision(revision, lease, CANT_DELETE_REASON)
+        return None
+    if error.error_code == 400 and "to edit not found" in description:
+        _fail_revision(revision, lease, EDIT_NOT_FOUND_REASON)
+        return None
+    if not error.is_transient:
+        what = "edit" if revision.kind == Revision.Kind.EDIT else "deletion"
+        _fail_revision(revision, lease, f"Telegram refused the {what}: {error.description}")
+        return None
+    return _revision_attempt_failed(revision, lease, str(error))
+
+
+def _revision_attempt_failed(revision: Revision, lease: Lease, reason: str) -> datetime | None:
+    """Count one failed attempt: try again after a backoff, or give up after DELIVERY_MAX_ATTEMPTS."""
+    attempts = revision.attempts + 1
+    if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        revision.attempts = attempts
+        _fail_revision(revision, lease, f"Gave up after {attempts} attempts: {reason}")
+        return None
+    retry_at = timezone.now() + timedelta(seconds=backoff_seconds(attempts))
+    logger.info(
+        "revision %s: attempt %s failed (%s), retrying at %s", revision.pk, attempts, reason, retry_at,
+        extra={"message_id": revision.message_id, "chat": revision.destination.chat_id, "outcome": "retry"},
+    )  # fmt: skip
+    return _revision_retry_later(revision, lease, retry_at, reason, count_attempt=True)
+
+
+def _revision_retry_later(
+    revision: Revision, lease: Lease, retry_at: datetime, error: str, *, count_attempt: bool
+) -> datetime:
+    revision.next_attempt_at = retry_at
+    revision.error = error[:500]
+    if count_attempt:
+        revision.attempts += 1
+    with _holding(lease):
+        revision.save(update_fields=["next_attempt_at", "error", "attempts", "parts_done"])
+    return retry_at
+
+
+def _fail_revision(revision: Revision, lease: Lease, reason: str) -> None:
+    # The message stays as it is in the chat; its error says why the change did not happen.
+    now = timezone.now()
+    revision.status, revision.error, revision.done_at = Revision.Status.FAILED, reason[:500], now
+    with _holding(lease):
+        revision.save(update_fields=["status", "error", "done_at", "attempts", "parts_done"])
+        Message.objects.filter(pk=revision.message_id).update(error=reason[:500], updated_at=now)
+    logger.warning(
+        "revision %s failed: %s", revision.pk, reason,
+        extra={"message_id": revision.message_id, "chat": revision.destination.chat_id, "outcome": "refused"},
+    )  # fmt: skip

@@ -100,6 +100,8 @@ class Message(models.Model):
         FAILED = "failed"
         # Withdrawn by its sender while it waited.
         CANCELLED = "cancelled"
+        # Sent, then deleted from the chat at its sender's request.
+        DELETED = "deleted"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="relayed_messages")
     # The destination chosen when the message was accepted; removing it
@@ -202,3 +204,45 @@ class AnswerablePart(models.Model):
 
     def __str__(self) -> str:
         return f"part {self.telegram_message_id} in {self.chat_id} of message {self.message_id}"
+
+
+class Revision(models.Model):
+    """A change asked for to a sent message (new text, or deletion from the chat), delivered through its queue.
+
+    It waits for every message of the destination accepted before it, and
+    goes before those accepted after it; a Telegram call at a time, with the
+    messages' retries, so `parts_done` records how far it got.
+    """
+
+    class Kind(models.TextChoices):
+        EDIT = "edit"
+        DELETE = "delete"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="revisions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # An edit's new text as submitted, and what the chat is shown for it, fixed
+    # as a message's is (relay/content.py), with the header kept.
+    text = models.TextField(blank=True)
+    rendered = models.TextField(blank=True)
+    entities = models.JSONField(default=list, blank=True)
+    # The newest message of the destination when it was asked for: it waits for those up to this one.
+    after_message_id = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    parts_done = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["destination", "status", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of message {self.message_id} ({self.status})"

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import send_only_destination_id
 from config.parsers import FormOrTextParser, JSONParser, PlainTextParser
-from relay import destinations, selectors, services, waiting
+from relay import destinations, revisions, selectors, services, waiting
 from relay.drafts import Draft
 from relay.labels import LabelInvalid, check_label
 from relay.models import Destination, Message
@@ -24,6 +24,7 @@ from relay.serializers import (
     MessageListQuery,
     MessageOutput,
     MessagePageOutput,
+    MessageTextField,
     SentCompatInput,
     SentCompatOutput,
     SentCompatQuery,
@@ -90,7 +91,8 @@ class MessageListApi(APIView):
     parser_classes = [JSONParser, FormOrTextParser, PlainTextParser]
 
     @extend_schema(
-        request=MessageInput,
+        # A form, or a bare text (the message itself, for curl), is taken too; only JSON can carry every field.
+        request={"application/json": MessageInput},
         responses={202: AcceptedOutput, 403: ErrorOutput, 404: ErrorOutput, 409: ErrorOutput},
         tags=["messages"],
         summary="Send a message to one of your destinations (the default unless `to` names another)",
@@ -146,6 +148,10 @@ class MessageListApi(APIView):
         return Response({"next": next_url, "results": MessageOutput(page.messages, many=True).data})
 
 
+class MessageEditInput(serializers.Serializer):
+    text = MessageTextField(help_text="The new text, written as the original was (its `format`); the title is kept.")
+
+
 class MessageDetailApi(APIView):
     @extend_schema(
         parameters=[MessageDetailQuery],
@@ -166,23 +172,65 @@ class MessageDetailApi(APIView):
         return Response(MessageOutput(message).data)
 
     @extend_schema(
-        request=None,
-        responses={200: MessageOutput, 409: ErrorOutput},
+        request=MessageEditInput,
+        responses={
+            202: MessageOutput,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The text is not valid, or needs more Telegram messages than the original went out as "
+                "(Telegram cannot add messages by editing).",
+            ),
+            409: ErrorOutput,
+        },
         tags=["messages"],
-        summary="Cancel a message that has not been sent yet",
-        description="A queued or scheduled message becomes `cancelled` and is never sent. One already sent, failed, "
-        "or in the middle of being sent answers 409.",
+        summary="Edit the text of a sent message in the chat",
+        description="Every Telegram message it went out as is edited, in the destination's order and with the "
+        "same retries as sending, the header kept; parts the new text no longer needs are deleted. The message "
+        "shows the new text once Telegram has it, or in `error` why it could not. A message not yet sent, failed, "
+        "cancelled or deleted answers 409 (cancel a queued one and send the new text instead).",
+    )
+    def patch(self, request, message_id: int):
+        message = selectors.message_for_user(user=request.user, message_id=message_id)
+        if message is None:
+            raise Http404
+        data = MessageEditInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            message = revisions.edit_message(message=message, text=data.validated_data["text"])
+        except services.DraftInvalid as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from None
+        except revisions.TooManyParts as exc:
+            raise serializers.ValidationError({"text": [str(exc)]}) from None
+        except revisions.NotEditable as exc:
+            body = {"detail": str(exc), "code": "not_editable"}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(MessageOutput(message).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(MessageOutput, description="A queued message, now cancelled."),
+            202: OpenApiResponse(MessageOutput, description="A sent message, whose deletion from the chat is queued."),
+            409: ErrorOutput,
+        },
+        tags=["messages"],
+        summary="Delete a sent message from the chat, or cancel one not sent yet",
+        description="A queued or scheduled message becomes `cancelled` and is never sent. A sent one is deleted "
+        "from the chat, every Telegram message it went out as, in the destination's order and with the same "
+        "retries as sending, and becomes `deleted`; Telegram lets a bot delete its messages only within 48 hours, "
+        "and past that `error` says so. One failed, cancelled, or in the middle of being sent answers 409.",
     )
     def delete(self, request, message_id: int):
         message = selectors.message_for_user(user=request.user, message_id=message_id)
         if message is None:
             raise Http404
         try:
-            message = services.cancel_message(message=message)
+            message, queued = revisions.delete_message(message=message)
         except services.NotCancellable as exc:
             body = {"detail": str(exc), "code": "not_cancellable"}
             return Response(body, status=status.HTTP_409_CONFLICT)
-        return Response(MessageOutput(message).data)
+        answer = status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK
+        return Response(MessageOutput(message).data, status=answer)
 
 
 class SentCompatApi(APIView):

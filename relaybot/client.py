@@ -159,6 +159,28 @@ class BotClient:
             params["reply_markup"] = reply_markup
         return self.call("editMessageReplyMarkup", params)
 
+    def edit_message_text(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        entities: list[dict] | None = None,
+        reply_markup: dict | None = None,
+    ) -> dict:
+        # As sendMessage: no parse_mode. Telegram drops a keyboard an edit does not repeat.
+        params: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": text,
+            "link_preview_options": {"is_disabled": True},
+        }
+        if entities:
+            params["entities"] = entities
+        if reply_markup:
+            params["reply_markup"] = reply_markup
+        return self.call("editMessageText", params)
+
     def get_chat_member(self, chat_id: int, user_id: int) -> dict:
         return self.call("getChatMember", {"chat_id": chat_id, "user_id": user_id})
 

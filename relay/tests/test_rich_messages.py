@@ -154,12 +154,12 @@ def test_a_queued_message_is_cancelled_and_never_sent(tg, alice_linked):
     assert again.json()["code"] == "not_cancellable"
 
 
-def test_a_sent_message_cannot_be_cancelled_and_anothers_is_not_found(tg, alice_linked, bob_linked):
+def test_a_sent_message_is_deleted_rather_than_cancelled_and_anothers_is_not_found(tg, alice_linked, bob_linked):
     sent = post(alice_linked, text="gone")
 
-    assert alice_linked.delete(message_url(sent["id"])).status_code == 409
     assert bob_linked.delete(message_url(sent["id"])).status_code == 404
-    assert get_message(alice_linked, sent["id"])["status"] == "sent"
+    assert alice_linked.delete(message_url(sent["id"])).status_code == 202
+    assert get_message(alice_linked, sent["id"])["status"] == "deleted"
 
 
 def png(width: int, height: int) -> bytes:
