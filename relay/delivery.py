@@ -163,7 +163,11 @@ def dispatch_due() -> list[int]:
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
         Q(next_turn_at__isnull=True) | Q(next_turn_at__lte=now),
     )
-    with_messages = free.filter(message__status=Message.Status.QUEUED, message__next_attempt_at__lte=now)
+    with_messages = free.filter(
+        Q(message__deliver_at__isnull=True) | Q(message__deliver_at__lte=now),
+        message__status=Message.Status.QUEUED,
+        message__next_attempt_at__lte=now,
+    )
     with_revisions = free.filter(revisions__status=Revision.Status.PENDING, revisions__next_attempt_at__lte=now)
     due = set(with_messages.values_list("pk", flat=True).distinct())
     due.update(with_revisions.values_list("pk", flat=True).distinct())
@@ -284,9 +288,10 @@ def _turn_has_come(destination_pk: int) -> bool:
 def _has_due(destination_pk: int) -> bool:
     now = timezone.now()
     return (
-        Message.objects.filter(
-            destination_id=destination_pk, status=Message.Status.QUEUED, next_attempt_at__lte=now
-        ).exists()
+        Message.objects.filter(destination_id=destination_pk, status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        # As _deliver_claimed picks them: a message scheduled for later is not due, whatever its next attempt.
+        .filter(Q(deliver_at__isnull=True) | Q(deliver_at__lte=now))
+        .exists()
         or Revision.objects.filter(
             destination_id=destination_pk, status=Revision.Status.PENDING, next_attempt_at__lte=now
         ).exists()

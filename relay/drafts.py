@@ -5,17 +5,25 @@ each parse their request into a Draft (and nothing else); relay/services.py
 decides the rest and fixes the content on the row.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 FORMATS = ("text", "markdown", "html")
-# Inline buttons on one message: a few rows of a few, as a notification needs.
+# Inline buttons on one message: up to this many rows of up to this many, as a notification needs...
 MAX_BUTTONS = 8
+# ...and Telegram's limit for a whole keyboard, which those never reach.
+MAX_KEYBOARD = 100
 MAX_TITLE_LENGTH = 250
 # What a button's label, an answer and an attachment's name may hold.
 MAX_BUTTON_TEXT = 64
 MAX_ANSWER = 64
 MAX_FILENAME = 255
+
+
+# A link a button may open: http, https or tg, a host, and no white space in Python's sense or JSON Schema's.
+LINK_PATTERN = r"^(http|https|tg|HTTP|HTTPS|TG)://[^\s\u0000\u001c-\u001f\u0085/?#]+[^\s\u0000\u001c-\u001f\u0085]*$"
+LINK = re.compile(LINK_PATTERN)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,16 @@ from rest_framework import serializers
 
 from config import schema_rules
 from relay import search, streaming
-from relay.drafts import FORMATS, MAX_ANSWER, MAX_BUTTON_TEXT, MAX_BUTTONS, MAX_TITLE_LENGTH, Button, Draft
+from relay.drafts import (
+    FORMATS,
+    LINK_PATTERN,
+    MAX_ANSWER,
+    MAX_BUTTON_TEXT,
+    MAX_BUTTONS,
+    MAX_TITLE_LENGTH,
+    Button,
+    Draft,
+)
 from relay.labels import LABEL_PATTERN
 from relay.models import Destination, Message
 from relay.validation import has_visible_character
@@ -100,10 +109,6 @@ class MomentField(AsGiven, serializers.Field):
         return value.isoformat()
 
 
-# A link a button may open (relay.services.is_link): no white space in Python's sense or JSON Schema's.
-LINK_PATTERN = r"^(http|https|tg|HTTP|HTTPS|TG)://[^\s\u001c-\u001f\u0085/?#]+[^\s\u001c-\u001f\u0085]*$"
-
-
 class LinkField(serializers.RegexField):
     def __init__(self, **kwargs):
         kwargs.setdefault("error_messages", {"invalid": "An http://, https:// or tg:// link with a host, no spaces."})
@@ -115,6 +120,7 @@ class ButtonInput(serializers.Serializer):
     url = LinkField(required=False, help_text="An http://, https:// or tg:// link it opens.")
     answer = serializers.CharField(
         required=False,
+        trim_whitespace=False,
         max_length=MAX_ANSWER,
         help_text="Pressing it answers the message with this value (see `answer`). A button has `url` or `answer`.",
     )
@@ -125,14 +131,27 @@ class ButtonInput(serializers.Serializer):
         return data
 
 
+# A button: a link or an answer (ButtonInput), written out: the field's schema cannot refer to a component.
+BUTTON_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": MAX_BUTTON_TEXT, **schema_rules.not_blank()},
+        "url": {"type": "string", "maxLength": 2048, "pattern": LINK_PATTERN},
+        "answer": {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER, **schema_rules.no_nul()},
+    },
+    "required": ["text"],
+    "oneOf": [{"required": ["url"]}, {"required": ["answer"]}],
+}
+
+
 @extend_schema_field(
     {
         "type": "array",
         "maxItems": MAX_BUTTONS,
         "items": {
             "oneOf": [
-                {"$ref": "#/components/schemas/ButtonInput"},
-                {"type": "array", "items": {"$ref": "#/components/schemas/ButtonInput"}, "maxItems": MAX_BUTTONS},
+                BUTTON_SCHEMA,
+                {"type": "array", "items": BUTTON_SCHEMA, "minItems": 1, "maxItems": MAX_BUTTONS},
             ]
         },
     }

@@ -189,3 +189,15 @@ def test_a_file_goes_after_the_text_and_is_dropped_once_sent(tg, alice, alice_li
     assert message.status == "sent"
     assert message.telegram_message_ids == [text["message_id"], upload["message_id"]]
     assert not StoredAttachment.objects.filter(message=message).exists()
+
+
+def test_a_scheduled_message_whose_attempt_is_due_early_neither_goes_nor_holds_a_worker(tg, alice_linked):
+    # An operator's retry (or a clock stepped forward) makes its next attempt due before its moment.
+    scheduled = post(alice_linked, text="later", deliver_at=(timezone.now() + timedelta(hours=1)).isoformat())
+    Message.objects.filter(pk=scheduled["id"]).update(next_attempt_at=timezone.now())
+
+    make_due()
+    run_sweep()
+
+    assert tg.sent(chat_id=ALICE_CHAT) == []
+    assert get_message(alice_linked, scheduled["id"])["status"] == "queued"
