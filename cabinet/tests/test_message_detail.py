@@ -90,7 +90,13 @@ def test_a_failed_message_shows_its_attempts_and_last_error(alice, alice_web):
 def test_a_message_half_delivered_shows_which_parts_arrived(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
     message = Message.objects.create(
-        user=alice, destination=chat, header=HEADER, text=long_text(150), parts_sent=1, telegram_message_ids=[41], attempts=1
+        user=alice,
+        destination=chat,
+        header=HEADER,
+        text=long_text(150),
+        parts_sent=1,
+        telegram_message_ids=[41],
+        attempts=1,
     )
     html = alice_web.get(page_of(message.pk)).content.decode()
     assert "Telegram has received 1 of 3." in html
@@ -178,7 +184,8 @@ def test_the_status_filter_alone_and_with_a_search(history, alice_web):
 def test_the_pages_of_a_search_keep_the_search(alice, alice_web):
     chat = link(alice, ALICE_CHAT)
     Message.objects.bulk_create(
-        Message(user=alice, destination=chat, header=HEADER, text=f"{'match' if n % 2 else 'other'} {n:02}") for n in range(50)
+        Message(user=alice, destination=chat, header=HEADER, text=f"{'match' if n % 2 else 'other'} {n:02}")
+        for n in range(50)
     )
     html = alice_web.get(MESSAGES, {"q": "match"}).content.decode()
     (older,) = re.findall(r'<a href="([^"]+)" rel="next">', html)

@@ -119,7 +119,11 @@ def test_the_history_shows_statuses_and_failure_reasons(alice, alice_web):
     Message.objects.create(user=alice, destination=chat, text="waiting")
     Message.objects.create(user=alice, destination=chat, text="done", status=Message.Status.SENT)
     Message.objects.create(
-        user=alice, destination=chat, text="lost", status=Message.Status.FAILED, error="Forbidden: bot was blocked by the user"
+        user=alice,
+        destination=chat,
+        text="lost",
+        status=Message.Status.FAILED,
+        error="Forbidden: bot was blocked by the user",
     )
     html = alice_web.get(MESSAGES).content.decode()
     assert '<span class="badge queued">queued</span>' in html
