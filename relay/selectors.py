@@ -34,7 +34,18 @@ def destination_named(*, user: User, to: str | int) -> Destination | None:
     return found
 
 
+# Where authentication leaves the default destination it loaded with the token (one query for both).
+_DEFAULT_DESTINATION = "_default_destination"
+
+
+def remember_default_destination(user: User, destination: Destination | None) -> None:
+    setattr(user, _DEFAULT_DESTINATION, destination)
+
+
 def default_destination(*, user: User) -> Destination | None:
+    """The account's default destination: as loaded with its token by authentication, else from the database."""
+    if hasattr(user, _DEFAULT_DESTINATION):
+        return getattr(user, _DEFAULT_DESTINATION)
     return Destination.objects.filter(user=user, is_default=True).first()
 
 
