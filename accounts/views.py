@@ -29,7 +29,7 @@ from accounts.serializers import (
 )
 from config.schema import Error as ErrorOutput
 from config.schema import ValidationError as ValidationErrorOutput
-from relay import selectors as relay_selectors
+from relay.views import named_destination
 
 INVALID_LOGIN = {"detail": "Invalid username or password."}
 
@@ -229,10 +229,7 @@ class NamedTokenListApi(APIView):
         values = data.validated_data
         destination_id = None
         if "destination" in values:
-            destination = relay_selectors.destination_named(user=request.user, to=values["destination"])
-            if destination is None:
-                body = {"detail": "None of your destinations is called that.", "code": "destination_not_found"}
-                return Response(body, status=status.HTTP_404_NOT_FOUND)
+            destination = named_destination(request.user, values["destination"])
             destination_id = destination.pk
         # A token limited to a destination may only send there, whatever scope was asked for.
         scope = ApiTokenLabel.Scope.SEND if destination_id is not None else values["scope"]

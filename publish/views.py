@@ -8,7 +8,7 @@ from config.schema import Error as ErrorOutput
 from publish import selectors, services
 from publish.serializers import IntegrationInput, IntegrationOutput, NewIntegrationOutput
 from publish.urls_for import integration_url
-from relay import selectors as relay_selectors
+from relay.views import named_destination
 
 
 class IntegrationListApi(APIView):
@@ -29,10 +29,7 @@ class IntegrationListApi(APIView):
         values = data.validated_data
         destination = None
         if "destination" in values:
-            destination = relay_selectors.destination_named(user=request.user, to=values["destination"])
-            if destination is None:
-                body = {"detail": "None of your destinations is called that.", "code": "destination_not_found"}
-                return Response(body, status=status.HTTP_404_NOT_FOUND)
+            destination = named_destination(request.user, values["destination"])
         integration, secret = services.create_integration(
             user=request.user,
             kind=values["kind"],

@@ -52,8 +52,7 @@ def _accept(request, draft: Draft, to: str | int | None = None) -> Response | Me
     except services.DraftInvalid as exc:
         raise serializers.ValidationError({exc.field: [exc.message]}) from None
     except services.DestinationNotFound:
-        body = {"detail": f"None of your destinations is called {to!r}.", "code": "destination_not_found"}
-        return Response(body, status=status.HTTP_404_NOT_FOUND)
+        raise UnknownDestination(to) from None
     except services.DestinationNotAllowed:
         body = {"detail": "This API token may send only to its own destination.", "code": "destination_not_allowed"}
         return Response(body, status=status.HTTP_403_FORBIDDEN)
@@ -127,10 +126,7 @@ class MessageListApi(APIView):
         starts = [params[name] for name in ("cursor", "before") if name in params]
         destination = None
         if "destination" in params:
-            destination = selectors.destination_named(user=request.user, to=params["destination"])
-            if destination is None:
-                body = {"detail": "None of your destinations is called that.", "code": "destination_not_found"}
-                return Response(body, status=status.HTTP_404_NOT_FOUND)
+            destination = named_destination(request.user, params["destination"])
         page = selectors.message_page(
             destination=destination,
             user=request.user,
@@ -309,6 +305,27 @@ class DestinationListApi(APIView):
             "start_command": telegram_selectors.start_command(code),
         }
         return Response(DestinationLinkOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class UnknownDestination(exceptions.APIException):
+    """A destination named (by `to`, a filter, a token or an integration) that the account does not have."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "destination_not_found"
+
+    def __init__(self, name: object = None) -> None:
+        super().__init__()
+        called = "that" if name is None else repr(name)
+        # As the other conflicts read: a detail and a code.
+        self.detail = {"detail": f"None of your destinations is called {called}.", "code": self.default_code}
+
+
+def named_destination(user, name: str | int) -> Destination:
+    """The account's destination `name` names; raises UnknownDestination (404)."""
+    destination = selectors.destination_named(user=user, to=name)
+    if destination is None:
+        raise UnknownDestination
+    return destination
 
 
 class LabelTaken(exceptions.APIException):
