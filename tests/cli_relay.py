@@ -62,12 +62,17 @@ class Person:
 class CliRelay:
     """The service's processes, an account on it, and a way to run `tgrelay` against them."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, webhooks_to_private_addresses: bool = False) -> None:
+        """With `webhooks_to_private_addresses`, the service sends webhooks to receivers on 127.0.0.1, as an
+        operator allows with WEBHOOK_ALLOW_PRIVATE_ADDRESSES; otherwise it refuses them, as by default."""
         self.command = installed_tgrelay()
         self.tmp = tmp
         self.relay = Relay(tmp)
         # Threads to spare for requests that wait for an answer (`?wait=`), as in webhook mode.
         self.relay.processes.env["WEB_THREADS"] = "4"
+        if webhooks_to_private_addresses:
+            # Checked by the web process when an endpoint is made and by the worker at every send.
+            self.relay.processes.env["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = "1"
         self.telegram = self.relay.telegram
         self.api = self.relay.api
         self.url = str(self.api.base_url).rstrip("/")

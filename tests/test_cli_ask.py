@@ -3,23 +3,27 @@
 The installed command runs against the real processes (tests/cli_relay.py);
 the person presses a button or replies through the simulator's control API,
 as Telegram would deliver it to the bot. The command exits 0 for the first
-button, 1 for any other answer and 2 when no answer came in time.
+button, 1 for any other answer and 2 when no answer came in time. The
+service may send webhooks to 127.0.0.1, where a test's receiver hears the
+answer as a signed `message.answered` event.
 """
 
 import os
 import pty
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.cli_relay import CliRelay, Person
 from tests.processes import wait_until
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRelay]:
-    running = CliRelay(tmp_path_factory.mktemp("cli-ask"))
+    running = CliRelay(tmp_path_factory.mktemp("cli-ask"), webhooks_to_private_addresses=True)
     try:
         running.start()
         yield running
@@ -85,6 +89,40 @@ def test_the_first_button_exits_0_and_prints_its_answer(stack: CliRelay, person:
 
     code, stdout, stderr = finished(process)
     assert (code, stdout) == (0, "yes\n"), stderr
+
+
+def test_an_approval_gate_exits_with_the_pressed_answer_and_the_webhook_hears_it(stack: CliRelay) -> None:
+    # A person of its own, so no other test's answers reach the endpoint.
+    person = stack.person("erin")
+    with Receiver() as receiver:
+        created = stack.api.post(
+            "/api/v1/webhooks/", json={"url": receiver.url, "events": ["message.answered"]}, headers=person.auth
+        )
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        assert secret.startswith("whsec_")
+
+        process, question = asking(
+            stack, person, "Ship v2.3?", "--button", "yes:Ship", "--button", "no:Stop", "--timeout", "1m"
+        )
+        labels = [[button["text"] for button in row] for row in question["reply_markup"]["inline_keyboard"]]
+        assert (question["text"], labels) == (person.header + "Ship v2.3?", [["Ship", "Stop"]])
+        message_id = stack.api.get("/api/v1/messages/", headers=person.auth).json()["results"][0]["id"]
+
+        pressed = time.monotonic()
+        press(stack, person, question, "Ship")
+        code, stdout, stderr = finished(process)
+        print(f"\npress to `tgrelay ask` exiting: {time.monotonic() - pressed:.2f}s")
+        assert (code, stdout) == (0, "yes\n"), stderr
+
+        [event] = wait_until(lambda: receiver.events(secret), what="message.answered at the webhook endpoint")
+
+    assert event["type"] == "message.answered"
+    assert event["data"]["message"]["id"] == message_id
+    answer = event["data"]["message"]["answer"]
+    assert (answer["value"], answer["kind"]) == ("yes", "button")
+    assert answer == stack.message(person, message_id)["answer"]
+    assert [request.path for request in receiver.requests] == ["/hook"]
 
 
 def test_another_button_exits_1_and_prints_its_answer(stack: CliRelay, person: Person) -> None:
