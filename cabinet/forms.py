@@ -120,6 +120,23 @@ class SendForm(Labelled, forms.Form):
         return text
 
 
+class MessageEditForm(Labelled, forms.Form):
+    """New text for a sent message, written in its format; the title and buttons stay."""
+
+    text = forms.CharField(
+        label=_("New text"),
+        max_length=settings.MESSAGE_MAX_LENGTH,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"]
+        if not has_visible_character(text):
+            raise forms.ValidationError(_("The message is empty."))
+        return text
+
+
 def clean_label(label: str) -> str:
     """The label if it may name a destination, else a ValidationError in the page's language."""
     try:

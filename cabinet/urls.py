@@ -29,6 +29,13 @@ urlpatterns = [
     path("messages/status/", views.message_status, name="message-status"),
     path("messages/<int:message_id>/", views.message_detail, name="message"),
     path("messages/<int:message_id>/cancel/", views.message_cancel, name="message-cancel"),
+    path("messages/<int:message_id>/edit/", views.message_edit, name="message-edit"),
+    path("messages/<int:message_id>/delete/", views.message_delete, name="message-delete"),
+    path(
+        "messages/<int:message_id>/delete/confirm/",
+        views.message_delete_confirm,
+        name="message-delete-confirm",
+    ),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/revoke/", views.token_revoke, name="token-revoke"),
     path("tokens/revoke/confirm/", views.token_revoke_confirm, name="token-revoke-confirm"),

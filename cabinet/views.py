@@ -33,6 +33,7 @@ from cabinet.forms import (
     DestinationSettingsForm,
     LabelForm,
     LoginForm,
+    MessageEditForm,
     MessageFilterForm,
     NameForm,
     PasswordForgotForm,
@@ -46,9 +47,10 @@ from cabinet.forms import (
 )
 from cabinet.http import keep, keep_form, post_only, restore_form, see_other, take
 from relay import destinations as relay_destinations
+from relay import revisions as relay_revisions
 from relay import selectors as relay_selectors
 from relay import services as relay_services
-from relay.models import Destination, Message
+from relay.models import Destination, Message, Revision
 from relaybot import selectors as telegram_selectors
 from relaybot import services as telegram_services
 
@@ -62,6 +64,7 @@ STATUS_NAMES = {
     Message.Status.SENT: gettext_lazy("sent"),
     Message.Status.FAILED: gettext_lazy("failed"),
     Message.Status.CANCELLED: gettext_lazy("cancelled"),
+    Message.Status.DELETED: gettext_lazy("deleted"),
 }
 
 
@@ -337,6 +340,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         raise Http404
     parts = relay_selectors.message_parts(message=message)
     context = {"message": message, "parts": parts, "received": sum(1 for part in parts if part.telegram_message_id)}
+    context.update(_revision_context(request, message))
     return render(request, "cabinet/message_detail.html", context)
 
 
@@ -367,6 +371,131 @@ def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = reverse("cabinet:message", args=[message.pk])
     return see_other(back)
+
+
+def _own_message(request: HttpRequest, message_id: int) -> Message:
+    """The account's message with this id; 404 for another account's or one that does not exist."""
+    message = None
+    if message_id <= MAX_MESSAGE_ID:
+        message = relay_selectors.message_for_user(user=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    return message
+
+
+def _revision_context(request: HttpRequest, message: Message) -> dict:
+    """For a message's page: the edit form, and the edits and deletion Telegram has yet to carry out."""
+    # Read through the message, which is the account's own.
+    pending = list(message.revisions.filter(status=Revision.Status.PENDING).order_by("pk"))
+    edits = [revision.text for revision in pending if revision.kind == Revision.Kind.EDIT]
+    # The message keeps its text until Telegram has the new one: the form starts from the newest asked for.
+    form = restore_form(request, f"edit-{message.pk}", MessageEditForm) or MessageEditForm(
+        initial={"text": edits[-1] if edits else message.text}
+    )
+    return {
+        "edit_form": form,
+        "pending": pending,
+        "deleting": any(revision.kind == Revision.Kind.DELETE for revision in pending),
+        "changeable": message.status == Message.Status.SENT and message.destination_id is not None,
+    }
+
+
+@post_only("cabinet:messages")
+@login_required
+def message_edit(request: HttpRequest, message_id: int) -> HttpResponse:
+    """New text for a sent message, carried to each of its parts in the chat as the API's PATCH does."""
+    message = _own_message(request, message_id)
+    form = MessageEditForm(request.POST)
+    if form.is_valid():
+        try:
+            relay_revisions.edit_message(message=message, text=form.cleaned_data["text"])
+        except relay_revisions.TooManyParts:
+            form.add_error(
+                "text",
+                _(
+                    "The new text needs more Telegram messages than the original went out as, and Telegram cannot "
+                    "add messages by editing. Shorten the text, or send it as a new message."
+                ),
+            )
+        except relay_revisions.NotEditable:
+            form.add_error(None, _why_not_editable(message))
+        except relay_services.DraftInvalid:
+            # The format and title are the message's own, so only an empty text is refused here, and the
+            # form refuses one first; the service has the last word.
+            form.add_error("text", _("The message is empty."))
+    if form.errors:
+        keep_form(request, f"edit-{message.pk}", form)
+        return see_other("cabinet:message", message.pk, fragment="edit")
+    messages.success(request, _("The new text is on its way to the chat."))
+    return see_other("cabinet:message", message.pk)
+
+
+def _why_not_editable(message: Message) -> str:
+    """The service's reason, told in the page's language from the message as it is now."""
+    message.refresh_from_db()
+    if message.status == Message.Status.QUEUED:
+        return _("The message is not sent yet, so there is nothing to edit: cancel it and send the new text.")
+    if message.destination_id is None:
+        return _("The message's destination is removed: its chat can no longer be changed.")
+    if message.status != Message.Status.SENT:
+        error = _("The message is %(status)s: only a sent message can be edited.")
+        return error % {"status": STATUS_NAMES.get(message.status, message.status)}
+    if message.revisions.filter(kind=Revision.Kind.DELETE, status=Revision.Status.PENDING).exists():
+        return _("The message is being deleted from the chat: it can no longer be edited.")
+    return _("The message has no text in the chat to edit.")
+
+
+@require_GET
+@login_required
+def message_delete_confirm(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _own_message(request, message_id)
+    if message.status != Message.Status.SENT or message.destination is None:
+        messages.error(request, _("Only a sent message can be deleted from the chat."))
+        return redirect("cabinet:message", message.pk)
+    context = {
+        "title": _("Delete the message?"),
+        "question": _("Delete message %(number)s from %(chat)s?")
+        % {"number": message.pk, "chat": message.destination.display_name},
+        "detail": _(
+            "Every Telegram message it went out as is deleted from the chat. Telegram lets a bot delete its "
+            "messages only within 48 hours; past that, the message's page says so. This cannot be undone."
+        ),
+        "action": reverse("cabinet:message-delete", args=[message.pk]),
+        "confirm_label": _("Delete"),
+        "cancel_url": reverse("cabinet:message", args=[message.pk]),
+    }
+    return render(request, "cabinet/confirm.html", context)
+
+
+@post_only("cabinet:messages")
+@login_required
+def message_delete(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Delete a sent message from the chat as the API's DELETE does (one still queued is cancelled)."""
+    message = _own_message(request, message_id)
+    try:
+        message, queued = relay_revisions.delete_message(message=message)
+    except relay_services.NotCancellable:
+        messages.error(request, _why_not_deletable(message))
+    else:
+        if queued:
+            messages.success(request, _("The message is being deleted from the chat."))
+        else:
+            # Still queued when asked: it will never reach the chat.
+            messages.success(request, _("The message is cancelled: it will not be sent."))
+    return see_other("cabinet:message", message.pk)
+
+
+def _why_not_deletable(message: Message) -> str:
+    """The service's reason, told in the page's language from the message as it is now."""
+    message.refresh_from_db()
+    if message.status == Message.Status.QUEUED:
+        if message.parts_sent:
+            return _("Part of the message has reached Telegram: delete it once the rest is sent.")
+        return _("The message's chat is being sent to right now: try again in a moment.")
+    if message.destination_id is None:
+        return _("The message's destination is removed: its chat can no longer be changed.")
+    error = _("The message is %(status)s: only a sent message can be deleted.")
+    return error % {"status": STATUS_NAMES.get(message.status, message.status)}
 
 
 @require_GET
