@@ -5,7 +5,6 @@ import hmac
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from django.db.models import FilteredRelation, Q
 from django.utils.translation import gettext as _
 from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
@@ -18,7 +17,6 @@ from accounts import throttling as login_throttle
 from accounts.hashers import hashing_slot
 from accounts.models import User
 from accounts.services import record_token_use
-from relay.selectors import remember_default_destination
 
 
 class BearerTokenAuthentication(TokenAuthentication):
@@ -44,22 +42,12 @@ class BearerTokenAuthentication(TokenAuthentication):
             digest = hash_token(text)
         except (UnicodeDecodeError, TypeError, binascii.Error):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        # The account's default destination comes in the same query: sending a message needs it next.
-        candidates = (
-            AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH])
-            .annotate(
-                default_destination=FilteredRelation(
-                    "user__destinations", condition=Q(user__destinations__is_default=True)
-                )
-            )
-            .select_related("user", "label", "default_destination")
+        candidates = AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH]).select_related(
+            "user", "label"
         )
         for auth_token in candidates:
             if hmac.compare_digest(digest, auth_token.digest):
-                user, auth_token = self.validate_user(auth_token)
-                # None (no attribute at all) when the account has no default.
-                remember_default_destination(user, getattr(auth_token, "default_destination", None))
-                return user, auth_token
+                return self.validate_user(auth_token)
         raise exceptions.AuthenticationFailed(_("Invalid token."))
 
 
@@ -78,16 +66,7 @@ class CachedBasicAuthentication(BasicAuthentication):
     """
 
     def authenticate_credentials(self, userid, password, request=None):
-        # The default destination comes along: sending a message needs it next.
-        user = (
-            get_user_model()
-            .objects.filter(username__iexact=userid)
-            .annotate(default_destination=FilteredRelation("destinations", condition=Q(destinations__is_default=True)))
-            .select_related("default_destination")
-            .first()
-        )
-        if user is not None:
-            remember_default_destination(user, getattr(user, "default_destination", None))
+        user = get_user_model().objects.filter(username__iexact=userid).first()
         if user is not None and user.is_active and caches["local"].get(self._cache_key(user, password)):
             return (user, None)
         # The machine's hashing slot, then one in each failed-login count (accounts/hashers.py, throttling.py).
