@@ -1,11 +1,12 @@
 """Waiting for answers: many clients holding `GET /api/v1/messages/<id>/?wait=`, Bearer POSTs beside them.
 
-    python -m bench.waiting [--waiters 200] [--seconds 20] [--threads 1,32]
+    python -m bench.waiting [--waiters 200] [--seconds 20] [--wait-slots 0,100]
 
-For each WEB_THREADS given, the POSTs' latency alone, then with the waiters
-holding their requests (or, where the server lets none wait, polling once
-a second as the CLI does), then how long the waiters take to return once
-the question is answered in the simulated Telegram. Prints a Markdown table.
+For each WAIT_SLOTS given (the requests a web process holds while they
+wait), the POSTs' latency alone, then with the waiters holding their
+requests (or, where the server lets none wait, polling once a second as the
+CLI does), then how long the waiters take to return once the question is
+answered in the simulated Telegram. Prints a Markdown table.
 """
 
 import argparse
@@ -68,9 +69,9 @@ async def hold(stack: Stack, token: str, message_id: int, waiters: int, until: t
     return [moment - answered_at[0] for moment in returned]
 
 
-def measure(threads: int, waiters: int, seconds: float) -> dict:
+def measure(wait_slots: int, waiters: int, seconds: float) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="tgrelay-wait-")) / "run"
-    with Stack(workdir, {"WEB_THREADS": str(threads)}, accounts=2, limits=None, bot=True) as stack:
+    with Stack(workdir, {"WAIT_SLOTS": str(wait_slots)}, accounts=2, limits=None, bot=True) as stack:
         asker, poster = stack.tokens
         alone = post_latencies(stack, poster, seconds)
         asked = stack.api.post("/api/v1/messages/", json=QUESTION, headers={"Authorization": f"Bearer {asker}"})
@@ -96,7 +97,7 @@ def measure(threads: int, waiters: int, seconds: float) -> dict:
         answered.set()
         holder.join(120)
     return {
-        "threads": threads,
+        "wait_slots": wait_slots,
         "alone": (statistics.median(alone), percentile(alone, 99), len(alone)),
         "beside": (statistics.median(beside), percentile(beside, 99), len(beside)),
         "returned": max(result.get("returns") or [float("nan")]),
@@ -119,16 +120,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--waiters", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--threads", default="1,32", help="WEB_THREADS values to measure, comma-separated")
+    parser.add_argument("--wait-slots", default="0,100", help="WAIT_SLOTS values to measure, comma-separated")
     options = parser.parse_args()
-    rows = [measure(int(threads), options.waiters, options.seconds) for threads in options.threads.split(",")]
-    print(f"| WEB_THREADS | POSTs alone: p50 / p99 ms (n) | beside {options.waiters} waiters: p50 / p99 ms (n) "
+    rows = [measure(int(slots), options.waiters, options.seconds) for slots in options.wait_slots.split(",")]
+    print(f"| WAIT_SLOTS | POSTs alone: p50 / p99 ms (n) | beside {options.waiters} waiters: p50 / p99 ms (n) "
           "| all waiters back after the answer |")  # fmt: skip
     print("| --- | --- | --- | --- |")
     for row in rows:
         alone, beside = row["alone"], row["beside"]
         print(
-            f"| {row['threads']} | {alone[0]:.1f} / {alone[1]:.1f} ({alone[2]}) | "
+            f"| {row['wait_slots']} | {alone[0]:.1f} / {alone[1]:.1f} ({alone[2]}) | "
             f"{beside[0]:.1f} / {beside[1]:.1f} ({beside[2]}) | {row['returned']:.2f} s ({row['waiters']} waiters) |"
             + (f" {row['error']}" if row["error"] else "")
         )

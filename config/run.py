@@ -76,18 +76,18 @@ def main() -> int:
 def web_command(python: str, host: str, port: str, env: dict[str, str]) -> list[str]:
     """The web server as `make run` starts it; `make bench` measures the same command.
 
-    WEB_WORKERS processes (default 2 x cores - 1) of WEB_THREADS threads (default 1: gunicorn's
-    sync worker). Requests are short and spend their time in Python, SQLite included, so threads
-    in one process mostly wait for each other's turn at the interpreter lock: on 2 cores, 3 sync
-    workers answered about half again as many requests as 2 workers of 4 threads, with a lower
-    p99 (docs/benchmarks.md). More threads suit webhook mode, where a request waits for the bot's
-    reply to Telegram, and keep idle keep-alive connections cheaper.
+    WEB_WORKERS processes (default 2 x cores - 1), each running WEB_THREADS requests at a time
+    (default 1) and holding up to WAIT_SLOTS more that wait for an answer (gunicorn.conf.py,
+    config/turns.py). Requests are short and spend their time in Python, SQLite included, so
+    requests of one process run at once mostly wait for each other at the interpreter lock: on 2
+    cores, 3 processes of one request at a time answered about half again as many requests as 2
+    of 4, with a lower p99 (docs/benchmarks.md). More suit webhook mode, where a request waits for
+    the bot's reply to Telegram.
     """
     workers = env.get("WEB_WORKERS") or str(default_web_workers())
-    threads = env.get("WEB_THREADS") or "1"
     return [
         python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}",
-        "--workers", workers, "--threads", threads, "--access-logfile", "-", "--no-control-socket",
+        "--workers", workers, "--access-logfile", "-", "--no-control-socket",
     ]  # fmt: skip
 
 

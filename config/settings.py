@@ -351,9 +351,12 @@ DELIVERY_GROUP_INTERVAL_SECONDS = float(os.environ.get("DELIVERY_GROUP_INTERVAL_
 MESSAGES_PER_MINUTE = envint("MESSAGES_PER_MINUTE", 60)
 IDEMPOTENCY_KEY_HOURS = 24
 MESSAGE_MAX_LENGTH = 32768
-# Requests a web process lets wait for an answer (`?wait=`) at once: its
-# threads but one, so waiting never takes every thread; none with sync workers.
-WAIT_SLOTS = envint("WAIT_SLOTS", max(envint("WEB_THREADS", 1) - 1, 0))
+# Requests a web process runs at once (config/turns.py), and requests it
+# lets wait for an answer (`?wait=`) besides them, each on a thread of its
+# own (gunicorn.conf.py): a waiting request takes no turn from the others.
+# None by default: threads cost every request CPU (docs/benchmarks.md).
+WEB_THREADS = envint("WEB_THREADS", 1)
+WAIT_SLOTS = envint("WAIT_SLOTS", 0)
 # The largest file a message may carry: Telegram's cloud Bot API takes 50 MB
 # (a local Bot API server more); stored in the database until sent.
 ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)

@@ -11,7 +11,7 @@ when /metrics is read.
 from django.db import DatabaseError
 from django.db.models import Count, Min
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -29,6 +29,13 @@ _latency = Histogram(
     "Time from the API accepting a message to its last part being sent.",
     # Most messages go out within a second; retries stretch it to hours.
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600),
+    registry=None,
+)
+# Summed over the web processes that are alive (relay/waiting.py).
+_waiting = Gauge(
+    "tgrelay_waiting_requests",
+    "Requests held open until their message is answered, sent or failed (?wait=).",
+    multiprocess_mode="livesum",
     registry=None,
 )
 
@@ -50,6 +57,14 @@ def messages_failed(count: int) -> None:
     """Several messages failed at once (a chat gone, an unlink)."""
     if count:
         _failed.inc(count)
+
+
+def waiting_started() -> None:
+    _waiting.inc()
+
+
+def waiting_ended() -> None:
+    _waiting.dec()
 
 
 def send_retried() -> None:

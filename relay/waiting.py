@@ -19,6 +19,8 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import close_old_connections
 
+from config.turns import turn_given_back
+from ops import metrics
 from relay.models import Message
 
 TICK_SECONDS = 0.25
@@ -42,9 +44,12 @@ def wait(message_pk: int, seconds: float) -> None:
             return
         _waiters[message_pk].add(event)
         _start_listener()
+    metrics.waiting_started()
     try:
-        event.wait(min(seconds, LONGEST_WAIT_SECONDS))
+        with turn_given_back():
+            event.wait(min(seconds, LONGEST_WAIT_SECONDS))
     finally:
+        metrics.waiting_ended()
         with _lock:
             _waiters[message_pk].discard(event)
             if not _waiters[message_pk]:

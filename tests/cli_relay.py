@@ -68,8 +68,8 @@ class CliRelay:
         self.command = installed_tgrelay()
         self.tmp = tmp
         self.relay = Relay(tmp)
-        # Threads to spare for requests that wait for an answer (`?wait=`), as in webhook mode.
-        self.relay.processes.env["WEB_THREADS"] = "4"
+        # Requests that wait for an answer (`?wait=`) are held, each on a thread of its own.
+        self.relay.processes.env["WAIT_SLOTS"] = "4"
         if webhooks_to_private_addresses:
             # Checked by the web process when an endpoint is made and by the worker at every send.
             self.relay.processes.env["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = "1"

@@ -53,6 +53,8 @@ class Relay:
             DELIVERY_BACKOFF_BASE_SECONDS="0.5",
             DELIVERY_BACKOFF_MAX_SECONDS="2",
             DELIVERY_GROUP_INTERVAL_SECONDS="0.2",
+            # Threads (gunicorn.conf.py) for requests that wait for an answer, besides the one that runs.
+            WAIT_SLOTS="3",
         )
         self.processes = Processes(tmp_path, env)
 
@@ -62,7 +64,7 @@ class Relay:
         run.run("manage.py", "migrate", "--noinput")
         run.start(
             "web", "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
-            "--workers", "1", "--threads", "4", "--no-control-socket",
+            "--workers", "1", "--no-control-socket",
         )  # fmt: skip
         run.start("bot", "manage.py", "runbot")
         run.start("worker", "manage.py", "run_huey")
