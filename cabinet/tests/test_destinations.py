@@ -61,10 +61,6 @@ def card(html: str, destination: Destination) -> str:
     return found.group(1)
 
 
-def shown(html: str) -> str:
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
-
-
 # -- the list ------------------------------------------------------------------------------
 
 

@@ -2,16 +2,15 @@
 
 import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from cabinet.tests.pages import post, shown
 from conftest import ALICE_CHAT
 from relay.models import Message
-from relay.tests.helpers import MESSAGES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,17 +38,6 @@ def confirm_url(message_id: int) -> str:
 
 def cancel_url(message_id: int) -> str:
     return reverse("cabinet:message-cancel", args=[message_id])
-
-
-def shown(html: str) -> str:
-    """The page's text as a person reads it: markup dropped, entities decoded, spaces collapsed."""
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
-
-
-def post(api, **body) -> dict:
-    response = api.post(MESSAGES_URL, body, format="json")
-    assert response.status_code == 202, response.content
-    return response.json()
 
 
 def edits_made(tg) -> int:

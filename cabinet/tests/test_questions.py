@@ -1,16 +1,14 @@
 """A question's answer on the message pages, a message's title, format and schedule, and cancelling a queued one."""
 
-import re
 from datetime import datetime, timedelta
-from html import unescape
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from cabinet.tests.pages import post, shown
 from conftest import ALICE_CHAT, poll_bot
 from relay.models import Message
-from relay.tests.helpers import MESSAGES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,17 +22,6 @@ def page_of(message_id: int) -> str:
 
 def cancel_url(message_id: int) -> str:
     return reverse("cabinet:message-cancel", args=[message_id])
-
-
-def shown(html: str) -> str:
-    """The page's text as a person reads it: markup dropped, entities decoded, spaces collapsed."""
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
-
-
-def post(api, **body) -> dict:
-    response = api.post(MESSAGES_URL, body, format="json")
-    assert response.status_code == 202, response.content
-    return response.json()
 
 
 def press(tg, choice: int = 0) -> None:

@@ -1,22 +1,15 @@
 """The webhooks page: endpoints added with their events, the secret shown once, a test event, removal, refusals."""
 
-import re
-from html import unescape
-
 import pytest
 from django.urls import reverse
 from standardwebhooks import Webhook
 
+from cabinet.tests.pages import shown
 from events.models import Delivery, Endpoint
 from events.tests.test_webhooks import receiver  # noqa: F401 (a local receiver on 127.0.0.1)
 
 WEBHOOKS = reverse("cabinet:webhooks")
 PUBLIC_URL = "https://93.184.216.34/hooks/tg-relay"
-
-
-def shown(html: str) -> str:
-    """The page's text as a person reads it: markup dropped, entities decoded, spaces collapsed."""
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def add(web, url: str = PUBLIC_URL, events: tuple[str, ...] = ("message.sent", "message.answered"), **headers):

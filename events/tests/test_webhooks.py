@@ -10,17 +10,13 @@ import base64
 import ipaddress
 import json
 import socket
-import threading
 from collections import deque
-from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
-from standardwebhooks import Webhook
 
 from accounts.services import issue_named_token
 from conftest import ALICE_CHAT, make_due, poll_bot, run_sweep
@@ -30,6 +26,7 @@ from events.tasks import sweep_webhooks_task
 from relay.models import Message
 from relay.tests.helpers import get_message, post_text
 from relay.tests.linking import destination, destination_url
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,55 +35,10 @@ ALL_EVENTS = ["message.sent", "message.failed", "message.answered", "destination
 PUBLIC_ADDRESS = "93.184.216.34"
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def verified(self, secret: str) -> dict:
-        """The event, once the reference library has checked its signature and timestamp (raises otherwise)."""
-        return Webhook(secret).verify(self.body, self.headers)
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1: records every POST, answers the statuses queued in `answers`, then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.answers: deque[int] = deque()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-                status = receiver.answers.popleft() if receiver.answers else 200
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def events(self, secret: str) -> list[dict]:
-        return [request.verified(secret) for request in self.requests]
-
-
 @pytest.fixture
 def receiver():
-    server = Receiver()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with Receiver() as server:
+        yield server
 
 
 @pytest.fixture
