@@ -23,12 +23,19 @@ def send_only_destination_id(auth: object) -> int | None:
 
 
 class TokenScope(BasePermission):
-    """A send-only token may only send messages: a view that accepts them says so with `accepts_messages`."""
+    """A send-only token may only send messages, and revoke itself.
+
+    A view that accepts messages says so with `accepts_messages`; the one
+    whose DELETE revokes the token it is called with, with `revokes_own_token`
+    (a CI job cleans up after itself).
+    """
 
     message = "This API token may only send messages (POST); it cannot read or change anything."
 
     def has_permission(self, request, view) -> bool:
         label = token_label(request.auth)
         if label is None or label.scope == ApiTokenLabel.Scope.FULL:
+            return True
+        if request.method == "DELETE" and getattr(view, "revokes_own_token", False):
             return True
         return request.method == "POST" and getattr(view, "accepts_messages", False)

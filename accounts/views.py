@@ -86,6 +86,8 @@ class RegisterApi(APIView):
 
 class TokenApi(APIView):
     throttle_scope = "login"
+    # Logging out revokes only the token the request carries: a send-only one may too.
+    revokes_own_token = True
 
     def get_authenticators(self):
         # Logging in looks only at the body: a stale token left in the

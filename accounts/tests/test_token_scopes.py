@@ -186,8 +186,12 @@ PUBLIC = {
     ("users/login", "POST"),
 }
 SENDING = {("api/v1/messages/", "POST"), ("message/sent", "POST")}
+# Revokes the token the request carries, and nothing else.
+LOGGING_OUT = {("api/v1/auth/token/", "DELETE")}
 # What the account's own requests may touch; each one must answer a send-only token 403.
-KEPT_FROM_SEND_ONLY = [(route, method) for route, method in ROUTES if (route, method) not in PUBLIC | SENDING]
+KEPT_FROM_SEND_ONLY = [
+    (route, method) for route, method in ROUTES if (route, method) not in PUBLIC | SENDING | LOGGING_OUT
+]
 
 
 def test_the_route_list_covers_every_route_a_send_only_token_is_kept_from():
@@ -213,7 +217,20 @@ def test_the_route_list_covers_every_route_a_send_only_token_is_kept_from():
         ("api/v1/integrations/", "POST"),
         ("api/v1/integrations/<int:integration_id>/", "DELETE"),
     }
-    assert set(ROUTES) >= SENDING | PUBLIC
+    assert set(ROUTES) >= SENDING | PUBLIC | LOGGING_OUT
+
+
+def test_a_send_only_token_can_log_itself_out_and_is_refused_after(alice_linked):
+    ci_token = new_token(alice_linked, name="ci job", scope="send")["token"]
+    other = new_token(alice_linked, name="other", scope="send")["token"]
+    ci = bearer(ci_token)
+
+    assert ci.delete("/api/v1/auth/token/").status_code == 204
+
+    assert ci.post(MESSAGES_URL, {"text": "after logging out"}, format="json").status_code == 401
+    # Only the token it carried: the account's other tokens still work.
+    assert bearer(other).post(MESSAGES_URL, {"text": "still here"}, format="json").status_code == 202
+    assert alice_linked.get(MESSAGES_URL).status_code == 200
 
 
 def url_for(route: str, samples: dict[str, object]) -> str:
