@@ -329,15 +329,21 @@ def message_list(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/messages.html", context)
 
 
-@require_GET
-@login_required
-def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
-    """The whole message: its text, its delivery, and each part Telegram received."""
+def _own_message(request: HttpRequest, message_id: int) -> Message:
+    """The account's message with this id; 404 for another account's or one that does not exist."""
     message = None
     if message_id <= MAX_MESSAGE_ID:
         message = relay_selectors.message_for_user(user=request.user, message_id=message_id)
     if message is None:
         raise Http404
+    return message
+
+
+@require_GET
+@login_required
+def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The whole message: its text, its delivery, and each part Telegram received."""
+    message = _own_message(request, message_id)
     parts = relay_selectors.message_parts(message=message)
     context = {"message": message, "parts": parts, "received": sum(1 for part in parts if part.telegram_message_id)}
     context.update(_revision_context(request, message))
@@ -348,11 +354,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
 @login_required
 def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
     """Withdraw a queued message; back to the page the button was on."""
-    message = None
-    if message_id <= MAX_MESSAGE_ID:
-        message = relay_selectors.message_for_user(user=request.user, message_id=message_id)
-    if message is None:
-        raise Http404
+    message = _own_message(request, message_id)
     try:
         relay_services.cancel_message(message=message)
     except relay_services.NotCancellable:
@@ -371,16 +373,6 @@ def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = reverse("cabinet:message", args=[message.pk])
     return see_other(back)
-
-
-def _own_message(request: HttpRequest, message_id: int) -> Message:
-    """The account's message with this id; 404 for another account's or one that does not exist."""
-    message = None
-    if message_id <= MAX_MESSAGE_ID:
-        message = relay_selectors.message_for_user(user=request.user, message_id=message_id)
-    if message is None:
-        raise Http404
-    return message
 
 
 def _revision_context(request: HttpRequest, message: Message) -> dict:
