@@ -377,8 +377,7 @@ def message_cancel(request: HttpRequest, message_id: int) -> HttpResponse:
 
 def _revision_context(request: HttpRequest, message: Message) -> dict:
     """For a message's page: the edit form, and the edits and deletion Telegram has yet to carry out."""
-    # Read through the message, which is the account's own.
-    pending = list(message.revisions.filter(status=Revision.Status.PENDING).order_by("pk"))
+    pending = relay_selectors.pending_revisions(message=message)
     edits = [revision.text for revision in pending if revision.kind == Revision.Kind.EDIT]
     # The message keeps its text until Telegram has the new one: the form starts from the newest asked for.
     form = restore_form(request, f"edit-{message.pk}", MessageEditForm) or MessageEditForm(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from relay import search as search_index
 from relay.content import text_parts
-from relay.models import Destination, Message
+from relay.models import Destination, Message, Revision
 
 # The largest id either database stores (a 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -190,6 +190,11 @@ class MessagePart:
     text: str
     # Telegram's id for the part once Telegram has accepted it, else None.
     telegram_message_id: int | None
+
+
+def pending_revisions(*, message: Message) -> list[Revision]:
+    """The message's edits and deletion that Telegram has yet to carry out, oldest first."""
+    return list(message.revisions.filter(status=Revision.Status.PENDING).order_by("pk"))
 
 
 def message_parts(*, message: Message) -> list[MessagePart]:
