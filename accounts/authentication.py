@@ -5,6 +5,7 @@ import hmac
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
+from django.db.models import FilteredRelation, Q
 from django.utils.translation import gettext as _
 from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
@@ -17,6 +18,24 @@ from accounts import throttling as login_throttle
 from accounts.hashers import hashing_slot
 from accounts.models import User
 from accounts.services import record_token_use
+from config.prepared import Placeholder, PreparedQuery
+from relay.selectors import remember_default_destination
+
+TOKEN_KEY = Placeholder("token_key")
+
+# The token with its account, its scope and the account's default
+# destination (sending a message needs it next): one query, its SQL built
+# once per connection (config/prepared.py).
+_tokens_with_key = PreparedQuery(
+    lambda key: (
+        AuthToken.objects.filter(token_key=key)
+        .annotate(
+            default_destination=FilteredRelation("user__destinations", condition=Q(user__destinations__is_default=True))
+        )
+        .select_related("user", "label", "default_destination")
+    ),
+    TOKEN_KEY,
+)
 
 
 class BearerTokenAuthentication(TokenAuthentication):
@@ -35,19 +54,20 @@ class BearerTokenAuthentication(TokenAuthentication):
 
         knox reads every token of the account on each request to delete
         expired ones, which with no TOKEN_TTL never exist. The token's
-        label, which holds its scope, comes in the same query.
+        label, which holds its scope, and the account's default destination
+        come in the same query.
         """
         try:
             text = token.decode()
             digest = hash_token(text)
         except (UnicodeDecodeError, TypeError, binascii.Error):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        candidates = AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH]).select_related(
-            "user", "label"
-        )
-        for auth_token in candidates:
+        for auth_token in _tokens_with_key(text[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if hmac.compare_digest(digest, auth_token.digest):
-                return self.validate_user(auth_token)
+                user, auth_token = self.validate_user(auth_token)
+                # None (no attribute at all) when the account has no default.
+                remember_default_destination(user, getattr(auth_token, "default_destination", None))
+                return user, auth_token
         raise exceptions.AuthenticationFailed(_("Invalid token."))
 
 
