@@ -13,18 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-
-def envbool(name: str, default: str) -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
-
-
-def envint(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
-def envlist(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
+from config.env import envbool, envint, envlist, wait_slots, web_threads
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
@@ -355,8 +344,8 @@ MESSAGE_MAX_LENGTH = 32768
 # lets wait for an answer (`?wait=`) besides them, each on a thread of its
 # own (gunicorn.conf.py): a waiting request takes no turn from the others.
 # None by default: threads cost every request CPU (docs/benchmarks.md).
-WEB_THREADS = envint("WEB_THREADS", 1)
-WAIT_SLOTS = envint("WAIT_SLOTS", 0)
+WEB_THREADS = web_threads()
+WAIT_SLOTS = wait_slots()
 # The largest file a message may carry: Telegram's cloud Bot API takes 50 MB
 # (a local Bot API server more); stored in the database until sent.
 ATTACHMENT_MAX_BYTES = envint("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
