@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.db.models.sql.where import WhereNode
 
 
 class Placeholder:
@@ -51,6 +52,7 @@ class _Compiled:
         fetch_mode = queryset._fetch_mode
         if fetch_mode.track_peers or queryset._known_related_objects or queryset.query.annotation_select:
             raise ValueError("Only a plain queryset with select_related can be prepared.")
+        _check_exact_lookups(queryset.query.where, {placeholder.value for placeholder in placeholders})
         self.alias = queryset.db
         compiler = queryset.query.get_compiler(using=self.alias)
         self.compiler = compiler
@@ -85,3 +87,24 @@ class _Compiled:
                 populator.populate(row, instance)
             found.append(instance)
         return found
+
+
+def _check_exact_lookups(where: WhereNode, marks: set[str]) -> None:
+    """Each placeholder the value of an `exact` lookup, and of one only.
+
+    Another lookup may turn its value into a pattern or a function of it
+    (SQLite's iexact escapes `%` and `_` for LIKE): the call's value would
+    go in unchanged, and `a_b` would match `axb`.
+    """
+    found = []
+    nodes = [where]
+    while nodes:
+        for child in nodes.pop().children:
+            if isinstance(child, WhereNode):
+                nodes.append(child)
+            elif isinstance(getattr(child, "rhs", None), str) and child.rhs in marks:
+                if child.lookup_name != "exact":
+                    raise ValueError(f"A placeholder must be the value of an exact lookup, not {child.lookup_name}.")
+                found.append(child.rhs)
+    if sorted(found) != sorted(marks):
+        raise ValueError("Each placeholder must appear once, as the value of an exact lookup.")
