@@ -215,8 +215,10 @@ STATUSES = [("sent", 0.95), ("failed", 0.045), ("queued", 0.005)]
 def history_rows(users: list[dict], now: datetime, seed: int = 11) -> Iterator[tuple]:
     """Every seeded message in time order, the accounts' messages interleaved, over the last year.
 
-    Each row: user_id, chat_id, header, text, status, created_at, updated_at, attempts,
-    next_attempt_at, parts_sent, telegram_message_ids, sent_at, error, idempotency_key.
+    Each row: user_id, destination_id, header, text, status, created_at, updated_at, attempts,
+    next_attempt_at, parts_sent, telegram_message_ids, sent_at, error, idempotency_key, then what
+    a plain text message has: not silent, format "text", no title, nothing rendered ahead, no
+    entities or buttons, no reply taken.
     """
     rng = random.Random(seed)
     words, cumulative = vocabulary(rng)
@@ -235,22 +237,23 @@ def history_rows(users: list[dict], now: datetime, seed: int = 11) -> Iterator[t
         status = rng.choices(statuses, weights)[0]
         sent_at = created + timedelta(milliseconds=rng.randint(60, 900)) if status == "sent" else None
         if status == "sent":
-            row = (user["chat"], status, sent_at, 0, created, 1, f"[{1000 + k}]", sent_at, "")
+            row = (user["destination"], status, sent_at, 0, created, 1, f"[{1000 + k}]", sent_at, "")
         elif status == "failed":
-            row = (user["chat"], status, created + timedelta(seconds=40), 5, created, 0, "[]", None,
+            row = (user["destination"], status, created + timedelta(seconds=40), 5, created, 0, "[]", None,
                    "Forbidden: bot was blocked by the user")  # fmt: skip
         else:
             # Waiting out a long retry: the delivery worker leaves it alone while measuring.
-            row = (user["chat"], status, created, 3, now + timedelta(days=30), 0, "[]", None, "")
-        chat, status, updated, attempts, next_attempt, parts, ids, sent, error = row
+            row = (user["destination"], status, created, 3, now + timedelta(days=30), 0, "[]", None, "")
+        destination, status, updated, attempts, next_attempt, parts, ids, sent, error = row
         header = f"{user['name']}, я получил от тебя сообщение:"
-        yield (user["id"], chat, header, text, status, created, updated, attempts, next_attempt, parts, ids, sent,
-               error, "")  # fmt: skip
+        yield (user["id"], destination, header, text, status, created, updated, attempts, next_attempt, parts, ids,
+               sent, error, "", False, "text", "", "", "[]", "[]", False)  # fmt: skip
 
 
 COLUMNS = [
-    "user_id", "chat_id", "header", "text", "status", "created_at", "updated_at", "attempts", "next_attempt_at",
-    "parts_sent", "telegram_message_ids", "sent_at", "error", "idempotency_key",
+    "user_id", "destination_id", "header", "text", "status", "created_at", "updated_at", "attempts",
+    "next_attempt_at", "parts_sent", "telegram_message_ids", "sent_at", "error", "idempotency_key", "silent",
+    "format", "title", "rendered", "entities", "buttons", "accept_reply",
 ]  # fmt: skip
 
 
@@ -276,9 +279,11 @@ def seed(stack: Stack, sizes: list[int]) -> dict:
     url = stack.env.get("DATABASE_URL")
     started = time.monotonic()
     with database(stack) as db:
-        found = db.query("SELECT u.id, u.username, u.name, c.id FROM accounts_user u JOIN telegram_chat c "
-                         "ON c.user_id = u.id WHERE u.username LIKE %s ORDER BY u.id", ["bench%"])  # fmt: skip
-        users = [{"id": row[0], "username": row[1], "name": row[2], "chat": row[3], "size": size, "token": token}
+        found = db.query("SELECT u.id, u.username, u.name, d.id FROM accounts_user u JOIN relay_destination d "
+                         "ON d.user_id = u.id AND d.is_default WHERE u.username LIKE %s ORDER BY u.id",
+                         ["bench%"])  # fmt: skip
+        users = [{"id": row[0], "username": row[1], "name": row[2], "destination": row[3], "size": size,
+                  "token": token}
                  for row, size, token in zip(found, sizes, tokens, strict=True)]  # fmt: skip
         # A column an older schema lacks (the fixed header, say) is left out.
         keep = seeded_columns(db)
