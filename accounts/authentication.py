@@ -22,6 +22,7 @@ from config.prepared import Placeholder, PreparedQuery
 from relay.selectors import remember_default_destination
 
 TOKEN_KEY = Placeholder("token_key")
+USERNAME = Placeholder("username")
 
 # The token with its account, its scope and the account's default
 # destination (sending a message needs it next): one query, its SQL built
@@ -35,6 +36,18 @@ _tokens_with_key = PreparedQuery(
         .select_related("user", "label", "default_destination")
     ),
     TOKEN_KEY,
+)
+
+# The account by its name as registered, with its default destination, the
+# same way. Names are unique in any case (accounts/models.py), so this finds
+# the one account that `username__iexact` would.
+_users_named = PreparedQuery(
+    lambda name: (
+        User.objects.filter(username=name)
+        .annotate(default_destination=FilteredRelation("destinations", condition=Q(destinations__is_default=True)))
+        .select_related("default_destination")
+    ),
+    USERNAME,
 )
 
 
@@ -86,7 +99,7 @@ class CachedBasicAuthentication(BasicAuthentication):
     """
 
     def authenticate_credentials(self, userid, password, request=None):
-        user = get_user_model().objects.filter(username__iexact=userid).first()
+        user = self._account(userid)
         if user is not None and user.is_active and caches["local"].get(self._cache_key(user, password)):
             return (user, None)
         # The machine's hashing slot, then one in each failed-login count (accounts/hashers.py, throttling.py).
@@ -106,6 +119,14 @@ class CachedBasicAuthentication(BasicAuthentication):
         # check_password may have upgraded the hash; key on what is stored now.
         caches["local"].set(self._cache_key(user, password), True, settings.BASIC_AUTH_CACHE_SECONDS)
         return (user, None)
+
+    @staticmethod
+    def _account(userid: str) -> User | None:
+        for user in _users_named(userid):
+            remember_default_destination(user, getattr(user, "default_destination", None))
+            return user
+        # Written in another case than registered.
+        return get_user_model().objects.filter(username__iexact=userid).first()
 
     @staticmethod
     def _cache_key(user: User, password: str) -> str:

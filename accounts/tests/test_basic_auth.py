@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
 from rest_framework.test import APIClient
 
-from conftest import PASSWORD, basic_auth
+from conftest import ALICE_CHAT, BOB_CHAT, PASSWORD, basic_auth, link
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +137,22 @@ def test_deactivated_account_is_refused_despite_a_cached_credential(alice):
 def test_bearer_and_basic_work_side_by_side(alice, alice_api):
     assert alice_api.get(URL).status_code == 200
     assert basic_client().get(URL).status_code == 200
+
+
+# Transactional: a message is handed to delivery when its transaction commits.
+@pytest.mark.django_db(transaction=True)
+def test_a_name_in_another_case_sends_to_that_accounts_own_default(tg, alice, bob):
+    link(alice, ALICE_CHAT)
+    link(bob, BOB_CHAT)
+
+    for name, chat_id in (("ALICE", ALICE_CHAT), ("alice", ALICE_CHAT), ("Bob", BOB_CHAT)):
+        response = basic_client(name).post("/api/v1/messages/", {"text": f"as {name}"}, format="json")
+        assert response.status_code == 202
+        assert tg.sent(chat_id=chat_id)[-1]["text"].endswith(f"as {name}")
+    assert len(tg.sent(chat_id=ALICE_CHAT)) == 2 and len(tg.sent(chat_id=BOB_CHAT)) == 1
+
+
+def test_a_name_with_like_wildcards_finds_no_other_account(alice):
+    # SQLite's LIKE would take `_` and `%` for any character and any run.
+    for name in ("a_ice", "al%", "%", "_lice"):
+        assert basic_client(name).get(URL).status_code == 401

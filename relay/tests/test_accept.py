@@ -163,15 +163,13 @@ def test_message_is_accepted_while_telegram_fails(tg, alice, alice_api):
     assert tg.sent() == []
 
 
-# The token with its account, scope and default destination; then one
+# The token (or, for Basic, the account by its name) with its account, scope
+# and default destination; then one
 # transaction for the quota's count and the INSERT (SQLite's BEGIN IMMEDIATE
 # takes the write lock; on PostgreSQL a BEGIN, then the account's advisory
 # lock), and its COMMIT. Every further query on this path costs throughput
 # (docs/benchmarks.md).
 ACCEPT_QUERIES = {"sqlite": 5, "postgresql": 6}
-# Basic authentication reads the account by its name, in any case; the
-# default destination is one query more.
-BASIC_ACCEPT_QUERIES = {"sqlite": 6, "postgresql": 7}
 
 
 def book_a_turn_later() -> None:
@@ -201,7 +199,7 @@ def test_accepting_a_message_with_cached_basic_auth_takes_its_few_queries(alice,
     assert api.post(MESSAGES_URL, {"text": "first, verifies the password"}, format="json").status_code == 202
     book_a_turn_later()
 
-    with django_assert_num_queries(BASIC_ACCEPT_QUERIES[connection.vendor]):
+    with django_assert_num_queries(ACCEPT_QUERIES[connection.vendor]):
         response = api.post(MESSAGES_URL, {"text": "Hello"}, format="json")
 
     assert response.status_code == 202
