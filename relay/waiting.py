@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from config.turns import turn_given_back
 from ops import metrics
@@ -85,6 +85,9 @@ def _listen() -> None:
         with _lock:
             watched = list(_waiters)
         if not watched:
+            # Nobody waits: the thread's connection goes back, so an idle
+            # process holds none for it (and a test database can be dropped).
+            connection.close()
             continue
         try:
             settled = [
