@@ -1,5 +1,6 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connection
@@ -37,6 +38,32 @@ def destination_named(*, user: User, to: str | int) -> Destination | None:
 # Where authentication leaves the default destination it read with the token (one query for both).
 _DEFAULT_DESTINATION = "_default_destination"
 
+# What accepting a message reads of the default destination, when
+# authentication did not bring it (a session, a Gotify or hook secret).
+_ACCEPT_FIELDS = (
+    "id",
+    "user",
+    "kind",
+    "chat_id",
+    "thread_id",
+    "unreachable_reason",
+    "header",
+    "silent",
+    "next_turn_at",
+)
+
+
+@cache
+def _default_destination_sql(vendor: str) -> str:
+    # Written out once: the ORM builds a query afresh for every call, which
+    # cost more CPU than the rest of authentication (docs/benchmarks.md).
+    # raw() still applies each field's converters; the fields left out load
+    # on first use.
+    meta, quote = Destination._meta, connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _ACCEPT_FIELDS)
+    user_id, is_default = (quote(meta.get_field(name).column) for name in ("user", "is_default"))
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {user_id} = %s AND {is_default} = %s LIMIT 1"
+
 
 def remember_default_destination(user: User, destination: Destination | None) -> None:
     setattr(user, _DEFAULT_DESTINATION, destination)
@@ -46,7 +73,8 @@ def default_destination(*, user: User) -> Destination | None:
     """The account's default destination: as read with its token by authentication, else from the database."""
     if hasattr(user, _DEFAULT_DESTINATION):
         return getattr(user, _DEFAULT_DESTINATION)
-    return Destination.objects.filter(user=user, is_default=True).first()
+    found = Destination.objects.raw(_default_destination_sql(connection.vendor), [user.pk, True])
+    return next(iter(found), None)
 
 
 def private_destination(*, user: User) -> Destination | None:

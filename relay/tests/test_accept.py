@@ -164,11 +164,10 @@ def test_message_is_accepted_while_telegram_fails(tg, alice, alice_api):
 
 
 # The token (or, for Basic, the account by its name) with its account, scope
-# and default destination; then one
-# transaction for the quota's count and the INSERT (SQLite's BEGIN IMMEDIATE
-# takes the write lock; on PostgreSQL a BEGIN, then the account's advisory
-# lock), and its COMMIT. Every further query on this path costs throughput
-# (docs/benchmarks.md).
+# and default destination; then one transaction for the quota's count and the
+# INSERT (SQLite's BEGIN IMMEDIATE takes the write lock; on PostgreSQL a BEGIN,
+# then the account's advisory lock), and its COMMIT. Every further query on
+# this path costs throughput (docs/benchmarks.md).
 ACCEPT_QUERIES = {"sqlite": 5, "postgresql": 6}
 
 
